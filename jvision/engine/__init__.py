@@ -1,0 +1,1 @@
+"""Training engine: Trainer, optimizers and schedules, checkpoints, hooks, metrics, MPI."""
