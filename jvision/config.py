@@ -1,0 +1,264 @@
+"""Python config files with ``_base_`` inheritance and typed command-line overrides.
+
+A config is a Python file whose public top-level names are the config keys::
+
+    _base_ = ["../_base_/models/segnext_t.py", "../_base_/schedules/poly_160k.py"]
+    model = dict(decode_head=dict(num_classes=19))       # merged into the base's ``model``
+    optimizer = dict(_delete_=True, type="SGD", lr=0.01)  # replaces the base's ``optimizer``
+
+Rules (as in mmcv, the convention users know):
+* ``_base_`` is a path or a list of paths relative to the file; bases are merged left to right,
+  then the file itself is merged on top. Two bases defining the same top-level key is an error.
+* dicts merge recursively; any other value (lists included) replaces. ``_delete_=True`` inside a
+  dict replaces the base's dict instead of merging into it.
+* ``--cfg-options a.b.c=value`` overrides: values are Python literals (``1``, ``1e-3``, ``[1,2]``,
+  ``(512,512)``, ``None``, ``True``), anything else is a string. A top-level key that does not exist
+  is an error naming the closest keys (prefix it with ``+`` to add one on purpose); new keys inside a
+  section are allowed, since constructors and section checks reject unknown arguments by name.
+
+A ``Config`` is an immutable-by-convention value: ``Config.fromfile`` returns a fresh object each
+time and nothing in the package holds a global config.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import os
+import pprint
+import types
+from pathlib import Path
+from typing import Any, Iterable
+
+BASE_KEY = "_base_"
+DELETE_KEY = "_delete_"
+
+
+class ConfigDict(dict):
+    """A dict whose keys are also attributes; a missing attribute names the key and the options."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, [str(k) for k in self], n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise AttributeError(f"config has no key {name!r}{hint}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __deepcopy__(self, memo):
+        return ConfigDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+    def to_dict(self) -> dict:
+        return _plain(self)
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, ConfigDict):
+        return ConfigDict({k: _wrap(v) for k, v in value.items()})
+    if isinstance(value, ConfigDict):
+        return ConfigDict({k: _wrap(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_wrap(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def merge(base: dict, child: dict) -> dict:
+    """Recursive merge of ``child`` into a copy of ``base`` (``_delete_`` replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if isinstance(value, dict):
+            value = dict(value)
+            delete = value.pop(DELETE_KEY, False)
+            if not delete and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = merge({}, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _strip_delete(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_delete(v) for k, v in value.items() if k != DELETE_KEY}
+    if isinstance(value, list):
+        return [_strip_delete(v) for v in value]
+    return value
+
+
+def _exec_file(path: Path) -> dict:
+    if path.suffix != ".py":
+        raise ValueError(f"config {path}: only Python config files (.py) are supported")
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    source = path.read_text()
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise SyntaxError(f"config {path} line {exc.lineno}: {exc.msg}") from exc
+    namespace: dict = {"__file__": str(path), "__name__": "__jvision_config__"}
+    exec(code, namespace)  # noqa: S102  (config files are code, as in mmcv)
+    return {k: v for k, v in namespace.items()
+            if not k.startswith("__") and not isinstance(v, (types.ModuleType, types.FunctionType, type))}
+
+
+def _load(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in chain:
+        raise ValueError("circular _base_ inheritance: " + " -> ".join(str(p) for p in chain + (path,)))
+    raw = _exec_file(path)
+    bases = raw.pop(BASE_KEY, [])
+    if isinstance(bases, (str, os.PathLike)):
+        bases = [bases]
+    merged: dict = {}
+    owner: dict[str, Path] = {}
+    for base in bases:
+        base_path = (path.parent / base).resolve()
+        base_cfg = _load(base_path, chain + (path,))
+        for key in base_cfg:
+            if key in owner:
+                raise KeyError(f"config {path}: key {key!r} is defined by two bases, "
+                               f"{owner[key]} and {base_path}")
+            owner[key] = base_path
+        merged.update(base_cfg)
+    return merge(merged, raw)
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: a Python literal if it parses as one, else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        lowered = text.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        if lowered in ("none", "null"):
+            return None
+        return text
+
+
+class Config:
+    """A resolved configuration: attribute access, overrides, dump."""
+
+    def __init__(self, data: dict | None = None, filename: str | None = None):
+        object.__setattr__(self, "_data", _wrap(_strip_delete(data or {})))
+        object.__setattr__(self, "filename", filename)
+
+    @classmethod
+    def fromfile(cls, path: str | os.PathLike) -> "Config":
+        path = Path(path)
+        return cls(_load(path), filename=str(path))
+
+    # -- access --------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._data, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._data[name] = _wrap(value)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = _wrap(value)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def keys(self):
+        return self._data.keys()
+
+    def to_dict(self) -> dict:
+        return _plain(self._data)
+
+    @property
+    def name(self) -> str:
+        """The config's name (file stem), used for the default work dir."""
+        return Path(self.filename).stem if self.filename else "config"
+
+    # -- overrides -----------------------------------------------------------------------------
+    def merge_from_dict(self, options: dict[str, Any]) -> None:
+        """Apply ``{"a.b.c": value}`` overrides; see the module docstring for the rules."""
+        for dotted, value in options.items():
+            allow_new = dotted.startswith("+")
+            keys = dotted.lstrip("+").split(".")
+            node: Any = self._data
+            for depth, key in enumerate(keys):
+                last = depth == len(keys) - 1
+                where = ".".join(keys[:depth]) or "<top level>"
+                if isinstance(node, (list, tuple)):
+                    if not key.lstrip("-").isdigit() or not -len(node) <= int(key) < len(node):
+                        raise KeyError(f"--cfg-options {dotted}: {where} is a list of {len(node)} items, "
+                                       f"{key!r} is not a valid index")
+                    idx = int(key)
+                    if last:
+                        if isinstance(node, tuple):
+                            raise TypeError(f"--cfg-options {dotted}: {where} is a tuple; override it whole")
+                        node[idx] = _wrap(value)
+                    else:
+                        node = node[idx]
+                    continue
+                if not isinstance(node, dict):
+                    raise KeyError(f"--cfg-options {dotted}: {where} is a {type(node).__name__}, "
+                                   f"not a dict")
+                if depth == 0 and key not in node and not allow_new:
+                    close = difflib.get_close_matches(key, [str(k) for k in node], n=3, cutoff=0.5)
+                    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                    raise KeyError(f"--cfg-options {dotted}: config has no key {key!r} under {where}"
+                                   f"{hint} (prefix the option with '+' to add a new key)")
+                if last:
+                    node[key] = _wrap(value)
+                else:
+                    if key not in node:
+                        node[key] = ConfigDict()
+                    node = node[key]
+
+    def merge_from_list(self, items: Iterable[str]) -> None:
+        """Apply ``["a.b=1", "c=[1,2]"]`` (the form argparse gives for ``--cfg-options``)."""
+        options = {}
+        for item in items:
+            if "=" not in item:
+                raise ValueError(f"--cfg-options expects KEY=VALUE, got {item!r}")
+            key, value = item.split("=", 1)
+            options[key.strip()] = parse_value(value.strip())
+        self.merge_from_dict(options)
+
+    # -- output --------------------------------------------------------------------------------
+    @property
+    def pretty_text(self) -> str:
+        lines = [f"# resolved from {self.filename}" if self.filename else "# resolved config"]
+        for key, value in self.to_dict().items():
+            lines.append(f"{key} = {pprint.pformat(value, indent=1, width=100, sort_dicts=False)}")
+        return "\n".join(lines) + "\n"
+
+    def dump(self, path: str | os.PathLike) -> None:
+        """Write the resolved config as a Python file that ``Config.fromfile`` reads back."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.pretty_text)
+        os.replace(tmp, path)
+
+    def copy(self) -> "Config":
+        return Config(copy.deepcopy(self.to_dict()), self.filename)
+
+    def __repr__(self) -> str:
+        return f"Config({self.filename!r}):\n{self.pretty_text}"
