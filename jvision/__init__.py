@@ -12,6 +12,8 @@ import jittor as _jt  # noqa: E402  (must come after the runtime is configured)
 if _runtime.INFO.device == "cuda":
     _jt.flags.use_cuda = 1
 
+_runtime.restore_signal_handlers()
+
 __version__ = "0.1.0"
 
 from .registry import MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS, Registry, build  # noqa: E402,F401

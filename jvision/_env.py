@@ -213,3 +213,21 @@ def configure() -> RuntimeInfo:
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
     _CONFIGURED = True
     return INFO
+
+
+def restore_signal_handlers() -> None:
+    """Undo two process-wide handlers Jittor installs at import (call after ``import jittor``).
+
+    * SIGCHLD: Jittor exits the whole process when ANY child dies from a signal (meant for its own
+      dataset workers, which jvision does not use); a user's killed subprocess would take the
+      training script down with it.
+    * SIGINT: Jittor quick-exits without unwinding; Python's handler raises KeyboardInterrupt so
+      ``finally`` blocks (closing progress bars and loaders) run.
+    """
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if os.environ.get("JPY_PARENT_PID") is None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

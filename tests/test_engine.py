@@ -52,7 +52,7 @@ def test_loss_falls_and_outputs_written(tmp_path):
 
 def _train_cli(work_dir, *extra, wait=True):
     cmd = [sys.executable, "tools/train.py", str(TOY), "--work-dir", str(work_dir),
-           "--cfg-options", "model.dropout=0.2", "+custom_hooks=[dict(type='ToySleep',seconds=0.04)]", *extra]
+           "--cfg-options", "model.dropout=0.2", "+custom_hooks=[{'type':'ToySleep','seconds':0.04}]", *extra]
     if wait:
         out = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr[-3000:]

@@ -33,8 +33,8 @@ class LRSchedule:
             raise ValueError(f"schedule.type {self.type!r} unknown; expected constant, poly, cosine or step")
         if self.max_iters <= 0:
             raise ValueError(f"schedule needs max_iters > 0, got {self.max_iters}")
-        if not 0 <= self.warmup_iters <= self.max_iters:
-            raise ValueError(f"schedule.warmup_iters={self.warmup_iters} must be in [0, max_iters={self.max_iters}]")
+        if self.warmup_iters < 0:
+            raise ValueError(f"schedule.warmup_iters must be >= 0, got {self.warmup_iters}")
 
     def regular_lr(self, it: int, base: float, min_lr: float) -> float:
         progress = min(it, self.max_iters) / self.max_iters

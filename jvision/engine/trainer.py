@@ -31,6 +31,7 @@ from ..registry import DATASETS, HOOKS, METRICS, MODELS
 from . import checkpoint as ckpt
 from .dist import barrier, broadcast_parameters, get_rank, get_world_size, is_main_process
 from .hooks import CheckpointHook, EvalHook, Hook, LoggerHook, LRScheduleHook, dumps_record
+from ..convert import load_state_dict
 from .optim import build_optimizer, clip_grad_norm
 from .schedule import build_schedule
 
@@ -151,6 +152,9 @@ class Trainer:
 
         seed_everything(seed)  # same initial weights on every rank
         model = MODELS.build(cfg.model)
+        # Jittor draws random initial values lazily, when a parameter is first computed: materialise
+        # them now, under the run's seed, before the per-iteration re-seeding starts.
+        jt.sync(list(model.state_dict().values()))
         broadcast_parameters(model)
         optimizer = build_optimizer(model, cfg.optimizer)
         schedule = build_schedule(cfg.get("schedule"), optimizer.lr, train_cfg["max_iters"])
@@ -288,18 +292,7 @@ class Trainer:
         return evaluate(self.model, self.val_loader, self.metric)
 
 
+
 def load_model_state(model, state: dict, source: str = "state dict") -> None:
-    """Strictly load ``{name: array}`` into ``model``: every key present, every shape equal."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own
-                  if k in state and tuple(np.shape(state[k])) != tuple(own[k].shape)]
-    if missing or unexpected or mismatched:
-        lines = [f"cannot load {source} into {type(model).__name__}:"]
-        lines += [f"  missing     {k}" for k in missing[:20]]
-        lines += [f"  unexpected  {k}" for k in unexpected[:20]]
-        lines += [f"  shape       {k}: checkpoint {a} vs model {b}" for k, a, b in mismatched[:20]]
-        raise ValueError("\n".join(lines))
-    for k, v in own.items():
-        v.assign(jt.array(np.asarray(state[k])).cast(v.dtype))
+    """Strictly load one of our checkpoints' ``{name: array}`` (no prefix guessing, no table on success)."""
+    load_state_dict(model, state, strict=True, prefix=None, source=source, log=None)
