@@ -1,0 +1,255 @@
+"""Building blocks shared by the model families: stochastic depth, initialisers, MLPs, norms.
+
+Everything here keeps the parameter names of the timm / mmcv modules the official code uses, so a
+model assembled from these blocks has the official ``state_dict`` keys.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import jittor as jt
+from jittor import nn
+
+from ..ops import DepthwiseConv2d
+
+__all__ = [
+    "to_2tuple", "drop_path", "DropPath", "trunc_normal_", "zeros_", "ones_", "init_conv_fan_out_",
+    "init_linear_trunc_normal_", "LayerNorm", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
+    "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
+]
+
+
+def to_2tuple(x) -> tuple:
+    """``7 -> (7, 7)``; a pair stays a pair."""
+    if isinstance(x, (tuple, list)):
+        if len(x) != 2:
+            raise ValueError(f"expected an int or a pair, got {x!r}")
+        return tuple(x)
+    return (x, x)
+
+
+def linear_drop_path_rates(drop_path_rate: float, depths: Sequence[int]) -> list[float]:
+    """Stochastic-depth rate of every block: linear from 0 to ``drop_path_rate`` over all blocks
+    (``torch.linspace(0, rate, sum(depths))``, the rule of timm, VAN, SegNeXt and Conv2Former)."""
+    n = int(sum(depths))
+    if n <= 1:
+        return [0.0] * n
+    return [drop_path_rate * i / (n - 1) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Stochastic depth
+# ------------------------------------------------------------------------------------------------
+def drop_path(x: jt.Var, drop_prob: float = 0.0, training: bool = False) -> jt.Var:
+    """Drop whole samples of a residual branch with probability ``drop_prob`` (scaled by 1/keep)."""
+    if drop_prob == 0.0 or not training:
+        return x
+    keep = 1.0 - drop_prob
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    mask = (jt.rand(shape, dtype=x.dtype) + keep).floor()
+    return x / keep * mask
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (timm ``DropPath``); identity in eval mode or at rate 0.
+
+    Unlike ``jittor.nn.DropPath`` it follows the module's train/eval state (``model.train()``).
+    """
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        self.drop_prob = float(drop_prob)
+
+    def execute(self, x):
+        return drop_path(x, self.drop_prob, self.is_training())
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob:.3f}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Initialisers (in place; they keep the Var object so references to it stay valid)
+# ------------------------------------------------------------------------------------------------
+def trunc_normal_(var: jt.Var, std: float = 1.0, mean: float = 0.0, a: float = -2.0, b: float = 2.0):
+    """Normal(mean, std) truncated to [a, b] (absolute bounds, as timm's ``trunc_normal_``)."""
+    return jt.init.trunc_normal_(var, mean=mean, std=std, a=a, b=b)
+
+
+def zeros_(var: jt.Var):
+    return jt.init.zero_(var)
+
+
+def ones_(var: jt.Var):
+    return jt.init.one_(var)
+
+
+def init_conv_fan_out_(conv) -> None:
+    """VAN / SegNeXt convolution init: N(0, sqrt(2 / fan_out)), fan_out = kh*kw*out/groups; bias 0."""
+    weight = conv.weight
+    out_ch, in_per_group, kh, kw = weight.shape
+    groups = getattr(conv, "groups", None)
+    if groups is None:  # DepthwiseConv2d keeps no ``groups``: one group per channel
+        groups = out_ch if in_per_group == 1 and isinstance(conv, DepthwiseConv2d) else 1
+    fan_out = kh * kw * out_ch // groups
+    jt.init.gauss_(weight, 0.0, math.sqrt(2.0 / fan_out))
+    if getattr(conv, "bias", None) is not None:
+        zeros_(conv.bias)
+
+
+def init_linear_trunc_normal_(linear, std: float = 0.02) -> None:
+    """timm Linear init: trunc_normal(std) weight, zero bias."""
+    trunc_normal_(linear.weight, std=std)
+    if getattr(linear, "bias", None) is not None:
+        zeros_(linear.bias)
+
+
+# ------------------------------------------------------------------------------------------------
+# Norms
+# ------------------------------------------------------------------------------------------------
+class LayerNorm(nn.Module):
+    """LayerNorm over the last dimension (``torch.nn.LayerNorm(C, eps)``), keys ``weight``/``bias``.
+
+    The variance is computed as mean((x - mean)^2), as PyTorch does; ``jittor.nn.LayerNorm`` uses
+    E[x^2] - E[x]^2, which loses precision when |mean| >> std (deep ViT residual streams).
+    """
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5, elementwise_affine: bool = True):
+        super().__init__()
+        self.normalized_shape = int(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = jt.ones(self.normalized_shape)
+            self.bias = jt.zeros(self.normalized_shape)
+        else:
+            self.weight = self.bias = None
+
+    def execute(self, x):
+        mean = x.mean(dim=-1, keepdims=True)
+        centred = x - mean
+        var = (centred * centred).mean(dim=-1, keepdims=True)
+        x = centred / jt.sqrt(var + self.eps)
+        if self.weight is not None:
+            x = x * self.weight + self.bias
+        return x
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+NORM_LAYERS = ("bn", "syncbn")
+
+
+def build_batchnorm(kind: str, channels: int, eps: float = 1e-5) -> nn.Module:
+    """``"bn"``: plain BatchNorm; ``"syncbn"``: statistics all-reduced across MPI ranks in training.
+
+    Jittor's BatchNorm has the keys ``weight``, ``bias``, ``running_mean``, ``running_var``; it keeps
+    no ``num_batches_tracked`` (the converter drops that entry of PyTorch checkpoints). Without MPI
+    both kinds compute the same thing.
+    """
+    kind = kind.lower()
+    if kind not in NORM_LAYERS:
+        raise ValueError(f"norm_layer must be one of {NORM_LAYERS}, got {kind!r}")
+    return nn.BatchNorm(channels, eps=eps, sync=(kind == "syncbn"))
+
+
+def norm_layer_from_cfg(norm_cfg: dict | None, default: str) -> str:
+    """Translate an mmcv-style ``norm_cfg`` (``dict(type="SyncBN")``) into ``"bn"``/``"syncbn"``."""
+    if norm_cfg is None:
+        return default
+    kind = str(norm_cfg.get("type", "")).lower()
+    table = {"bn": "bn", "bn2d": "bn", "batchnorm": "bn", "batchnorm2d": "bn",
+             "syncbn": "syncbn", "mmsyncbn": "syncbn"}
+    if kind not in table:
+        raise ValueError(f"norm_cfg type {norm_cfg.get('type')!r} is not supported here "
+                         f"(expected BN or SyncBN)")
+    if norm_cfg.get("requires_grad", True) is False:
+        raise ValueError("norm_cfg requires_grad=False is not supported; use frozen_stages")
+    return table[kind]
+
+
+# ------------------------------------------------------------------------------------------------
+# MLPs
+# ------------------------------------------------------------------------------------------------
+class Mlp(nn.Module):
+    """Transformer MLP on tokens (timm ``Mlp``): ``fc1`` -> GELU -> drop -> ``fc2`` -> drop."""
+
+    def __init__(self, in_features: int, hidden_features: int | None = None,
+                 out_features: int | None = None, drop: float = 0.0):
+        super().__init__()
+        hidden_features = hidden_features or in_features
+        out_features = out_features or in_features
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, out_features)
+        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
+
+    def execute(self, x):
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class _DepthwiseConv3x3(nn.Module):
+    """The ``DWConv`` wrapper of VAN / SegNeXt (hence the key ``dwconv.dwconv``)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.dwconv = DepthwiseConv2d(channels, 3, padding=1)
+
+    def execute(self, x):
+        return self.dwconv(x)
+
+
+class ConvMlpDW(nn.Module):
+    """The VAN / SegNeXt MLP on NCHW maps: 1x1 ``fc1`` -> depthwise 3x3 -> GELU -> drop -> 1x1 ``fc2``.
+
+    Keys: ``fc1``, ``dwconv.dwconv``, ``fc2``.
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, drop: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Conv2d(in_features, hidden_features, 1)
+        self.dwconv = _DepthwiseConv3x3(hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden_features, in_features, 1)
+        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
+
+    def execute(self, x):
+        x = self.drop(self.act(self.dwconv(self.fc1(x))))
+        return self.drop(self.fc2(x))
+
+
+# ------------------------------------------------------------------------------------------------
+# Bookkeeping
+# ------------------------------------------------------------------------------------------------
+BUFFER_SUFFIXES = ("running_mean", "running_var")
+
+
+def is_buffer(name: str, var: jt.Var) -> bool:
+    """Running statistics and ``register_buffer`` entries: state that is not a parameter."""
+    return name.rsplit(".", 1)[-1] in BUFFER_SUFFIXES or hasattr(var, "persistent")
+
+
+def count_parameters(model: nn.Module) -> dict:
+    """Element counts comparable with PyTorch's: ``total`` (every parameter, frozen ones included),
+    ``trainable`` (not stop-grad when the model was last in train mode) and ``buffers``."""
+    state = model.state_dict()
+    backup = getattr(model, "backup_grad_state", {})  # set by Module.eval()
+    total = trainable = buffers = 0
+    for name, var in state.items():
+        n = int(math.prod(var.shape))
+        if is_buffer(name, var):
+            buffers += n
+            continue
+        total += n
+        requires_grad = backup.get(id(var), not var.is_stop_grad())
+        if requires_grad:
+            trainable += n
+    return {"total": total, "trainable": trainable, "buffers": buffers}
+
+
+def freeze_module(module: nn.Module) -> None:
+    """Eval mode (BatchNorm uses running statistics, dropout off) and no gradients, recursively."""
+    module.eval()
+    for p in module.parameters():
+        p.stop_grad()

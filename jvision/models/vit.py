@@ -1,0 +1,308 @@
+"""Vision Transformer with the layout of MAE's encoder and fine-tuning model.
+
+Papers: Alexey Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image
+Recognition at Scale", ICLR 2021 (arXiv:2010.11929); Kaiming He et al., "Masked Autoencoders Are
+Scalable Vision Learners", CVPR 2022 (arXiv:2111.06377).
+Official code matched: facebookresearch/mae ``models_vit.py`` (the fine-tuning ViT) and the timm
+0.3.2 ``vision_transformer.py`` blocks it builds on (``PatchEmbed``, ``Block``, ``Attention``,
+``Mlp``), and ``util/pos_embed.py`` for the fixed 2-D sin-cos position embedding. Keys equal the
+official ones: ``cls_token``, ``pos_embed``, ``patch_embed.proj``, ``blocks.{i}.{norm1, attn.qkv,
+attn.proj, norm2, mlp.fc1, mlp.fc2}``, ``norm`` (or ``fc_norm`` with global pooling), ``head``.
+
+``MaskedAutoencoderViT`` (``jvision.models.mae``) reuses ``PatchEmbed``, ``Block`` and the sin-cos
+generator from here.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import jittor as jt
+from jittor import nn
+
+from ..registry import MODELS
+from .layers import (DropPath, LayerNorm, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
+                     trunc_normal_, zeros_)
+
+__all__ = ["get_2d_sincos_pos_embed", "PatchEmbed", "Attention", "Block", "VisionTransformer",
+           "mae_encoder_state", "DEFAULT_CFGS"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fixed 2-D sin-cos position embedding (MAE util/pos_embed.py)
+# ------------------------------------------------------------------------------------------------
+def _sincos_1d(dim: int, positions: np.ndarray) -> np.ndarray:
+    """(M,) positions -> (M, dim): [sin(p * w_k), cos(p * w_k)], w_k = 10000^(-k / (dim/2))."""
+    if dim % 2:
+        raise ValueError(f"sin-cos embedding needs an even dimension, got {dim}")
+    omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
+    angles = np.outer(positions.reshape(-1).astype(np.float64), omega)
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+
+def get_2d_sincos_pos_embed(embed_dim: int, grid_size: int | tuple, cls_token: bool = False) -> np.ndarray:
+    """(H*W [+1], embed_dim) float32 table: the first half of the channels encodes the column
+    (x) coordinate, the second half the row (y); with ``cls_token`` a zero row comes first."""
+    gh, gw = to_2tuple(grid_size)
+    if embed_dim % 4:
+        raise ValueError(f"2-D sin-cos embedding needs embed_dim divisible by 4, got {embed_dim}")
+    rows, cols = np.meshgrid(np.arange(gh, dtype=np.float32), np.arange(gw, dtype=np.float32),
+                             indexing="ij")
+    emb = np.concatenate([_sincos_1d(embed_dim // 2, cols), _sincos_1d(embed_dim // 2, rows)], axis=1)
+    if cls_token:
+        emb = np.concatenate([np.zeros((1, embed_dim)), emb], axis=0)
+    return emb.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# Blocks
+# ------------------------------------------------------------------------------------------------
+class PatchEmbed(nn.Module):
+    """Non-overlapping patches by a strided conv (key ``proj``): (B, C, H, W) -> (B, N, D)."""
+
+    def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768):
+        super().__init__()
+        self.img_size = to_2tuple(img_size)
+        self.patch_size = to_2tuple(patch_size)
+        self.grid_size = (self.img_size[0] // self.patch_size[0], self.img_size[1] // self.patch_size[1])
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.proj = nn.Conv2d(in_chans, embed_dim, self.patch_size, stride=self.patch_size)
+
+    def execute(self, x):
+        if tuple(x.shape[2:]) != self.img_size:
+            raise ValueError(f"input size {tuple(x.shape[2:])} does not match the model's "
+                             f"img_size {self.img_size}")
+        x = self.proj(x)
+        return x.flatten(2).permute(0, 2, 1)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with a fused ``qkv`` projection and output ``proj``."""
+
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, attn_drop: float = 0.0,
+                 proj_drop: float = 0.0):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop) if attn_drop > 0 else nn.Identity()
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop) if proj_drop > 0 else nn.Identity()
+
+    def execute(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = nn.softmax(jt.matmul(q, k.permute(0, 1, 3, 2)) * self.scale, dim=-1)
+        x = jt.matmul(self.attn_drop(attn), v).permute(0, 2, 1, 3).reshape(b, n, c)
+        return self.proj_drop(self.proj(x))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm1(x))``, ``x + mlp(norm2(x))``."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0, norm_eps: float = 1e-6):
+        super().__init__()
+        self.norm1 = LayerNorm(dim, eps=norm_eps)
+        self.attn = Attention(dim, num_heads, qkv_bias, attn_drop, drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+
+    def execute(self, x):
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def init_vit_weights(model: nn.Module) -> None:
+    """MAE's init: xavier-uniform Linear weights and patch projection (as a Linear), zero biases."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            jt.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                zeros_(m.bias)
+        elif isinstance(m, LayerNorm) and m.weight is not None:
+            ones_(m.weight)
+            zeros_(m.bias)
+        elif isinstance(m, PatchEmbed):
+            w = m.proj.weight
+            fan_out, fan_in = w.shape[0], int(np.prod(w.shape[1:]))
+            bound = float(np.sqrt(6.0 / (fan_in + fan_out)))
+            w.update(jt.init.uniform(w.shape, "float32", -bound, bound))
+            zeros_(m.proj.bias)
+
+
+# ------------------------------------------------------------------------------------------------
+# Network
+# ------------------------------------------------------------------------------------------------
+@MODELS.register()
+class VisionTransformer(nn.Module):
+    """ViT as MAE fine-tunes it.
+
+    Args:
+        img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, qkv_bias: the usual.
+        num_classes: classes of ``head``; 0 builds the backbone only, whose ``execute`` returns the
+            outputs of the blocks in ``out_indices`` as NCHW maps (cls token dropped; the last block's
+            output passes through ``norm``).
+        global_pool: classify the mean of the patch tokens through ``fc_norm`` (MAE fine-tuning,
+            the released fine-tuned checkpoints); False: the cls token through ``norm``.
+        drop_rate, attn_drop_rate, drop_path_rate: dropout / stochastic depth (linear over blocks).
+        norm_eps: LayerNorm eps (1e-6 in MAE).
+        out_indices: blocks returned by the backbone (default: the last one).
+        frozen_stages: freeze the patch embedding, cls/pos embeddings and blocks 0..frozen_stages-1
+            (-1: nothing, 0: embeddings only).
+
+    ``pos_embed`` is learnable (as in MAE fine-tuning) and starts from the fixed sin-cos table.
+    """
+
+    def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3,
+                 num_classes: int = 1000, embed_dim: int = 768, depth: int = 12, num_heads: int = 12,
+                 mlp_ratio: float = 4.0, qkv_bias: bool = True, global_pool: bool = True,
+                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.0,
+                 norm_eps: float = 1e-6, out_indices: Sequence[int] | None = None, frozen_stages: int = -1):
+        super().__init__()
+        self.num_classes = num_classes
+        self.embed_dim = embed_dim
+        self.depth = depth
+        self.global_pool = global_pool and num_classes > 0
+        self.out_indices = tuple(out_indices) if out_indices is not None else (depth - 1,)
+        if any(not 0 <= i < depth for i in self.out_indices):
+            raise ValueError(f"out_indices {list(self.out_indices)} must lie in [0, {depth})")
+        self.frozen_stages = frozen_stages
+
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        self.cls_token = jt.zeros((1, 1, embed_dim))
+        self.pos_embed = jt.array(get_2d_sincos_pos_embed(embed_dim, self.patch_embed.grid_size,
+                                                          cls_token=True)[None])
+        self.pos_drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        dpr = linear_drop_path_rates(drop_path_rate, [depth])
+        self.blocks = nn.ModuleList([
+            Block(embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate, dpr[i], norm_eps)
+            for i in range(depth)])
+        if self.global_pool:
+            self.norm = None
+            self.fc_norm = LayerNorm(embed_dim, eps=norm_eps)
+        else:
+            self.norm = LayerNorm(embed_dim, eps=norm_eps)
+            self.fc_norm = None
+        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else None
+        self.feature_info = [dict(num_chs=embed_dim, reduction=self.patch_embed.patch_size[0],
+                                  module=f"blocks.{i}") for i in self.out_indices]
+        init_vit_weights(self)
+        trunc_normal_(self.cls_token, std=0.02)
+        if self.head is not None:
+            trunc_normal_(self.head.weight, std=2e-5)  # MAE fine-tuning's head init
+        self._freeze_stages()
+
+    def stage_modules(self) -> dict:
+        groups = {"embed": ["patch_embed", "cls_token", "pos_embed"], "blocks": ["blocks"]}
+        groups["norm"] = ["fc_norm"] if self.global_pool else ["norm"]
+        if self.head is not None:
+            groups["head"] = ["head"]
+        return groups
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        freeze_module(self.patch_embed)
+        self.cls_token.stop_grad()
+        self.pos_embed.stop_grad()
+        for i in range(min(self.frozen_stages, self.depth)):
+            freeze_module(self.blocks[i])
+
+    def train(self):
+        super().train()
+        self._freeze_stages()
+        return self
+
+    def embed(self, x):
+        """Patch tokens plus position embeddings, with the cls token first: (B, 1 + N, D)."""
+        x = self.patch_embed(x) + self.pos_embed[:, 1:, :]
+        cls = (self.cls_token + self.pos_embed[:, :1, :]).broadcast((x.shape[0], 1, self.embed_dim))
+        return self.pos_drop(jt.concat([cls, x], dim=1))
+
+    def forward_features(self, x):
+        """Pooled features fed to ``head``: (B, D)."""
+        x = self.embed(x)
+        for blk in self.blocks:
+            x = blk(x)
+        if self.global_pool:
+            return self.fc_norm(x[:, 1:, :].mean(dim=1))
+        return self.norm(x)[:, 0]
+
+    def execute(self, x):
+        if self.head is not None:
+            return self.head(self.forward_features(x))
+        b = x.shape[0]
+        gh, gw = self.patch_embed.grid_size
+        x = self.embed(x)
+        outs = []
+        for i, blk in enumerate(self.blocks[:max(self.out_indices) + 1]):
+            x = blk(x)
+            if i in self.out_indices:
+                y = self.norm(x) if i == self.depth - 1 else x
+                outs.append(y[:, 1:, :].permute(0, 2, 1).reshape(b, self.embed_dim, gh, gw))
+        return outs
+
+    forward = execute
+
+
+def mae_encoder_state(state: dict, global_pool: bool = True) -> dict:
+    """An MAE pre-training checkpoint -> the keys of ``VisionTransformer`` (MAE ``main_finetune``):
+    drops the decoder and ``mask_token``; with global pooling also the encoder's final ``norm``
+    (fine-tuning then trains the new ``fc_norm`` and ``head``, which stay missing)."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith("decoder") or key == "mask_token":
+            continue
+        if global_pool and key.startswith("norm."):
+            continue
+        out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Published variants: MAE fine-tuned on ImageNet-1K (FINETUNE.md); params are the classifier's.
+# ------------------------------------------------------------------------------------------------
+_MAE_URL = "https://dl.fbaipublicfiles.com/mae/finetune"
+DEFAULT_CFGS = {
+    "vit_base_patch16": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                             params_m=86.6, top1=83.66, drop_path_rate=0.1,
+                             url=f"{_MAE_URL}/mae_finetuned_vit_base.pth"),
+    "vit_large_patch16": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                              params_m=304.3, top1=85.95, drop_path_rate=0.2,
+                              url=f"{_MAE_URL}/mae_finetuned_vit_large.pth"),
+    "vit_huge_patch14": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                             params_m=632.1, top1=86.93, drop_path_rate=0.3,
+                             url=f"{_MAE_URL}/mae_finetuned_vit_huge.pth"),
+}
+
+
+def _vit(name: str, **kwargs) -> VisionTransformer:
+    model = VisionTransformer(**kwargs)
+    model.default_cfg = dict(DEFAULT_CFGS[name], architecture=name)
+    return model
+
+
+@MODELS.register()
+def vit_base_patch16(**kwargs) -> VisionTransformer:
+    return _vit("vit_base_patch16", **{"patch_size": 16, "embed_dim": 768, "depth": 12,
+                                       "num_heads": 12, **kwargs})
+
+
+@MODELS.register()
+def vit_large_patch16(**kwargs) -> VisionTransformer:
+    return _vit("vit_large_patch16", **{"patch_size": 16, "embed_dim": 1024, "depth": 24,
+                                        "num_heads": 16, **kwargs})
+
+
+@MODELS.register()
+def vit_huge_patch14(**kwargs) -> VisionTransformer:
+    return _vit("vit_huge_patch14", **{"patch_size": 14, "embed_dim": 1280, "depth": 32,
+                                       "num_heads": 16, **kwargs})
