@@ -1,1 +1,9 @@
-"""placeholder"""
+"""Data: the sample/transform protocol, image reading, datasets and transforms.
+
+Importing this package registers its datasets (``DATASETS``) and transforms (``TRANSFORMS``).
+"""
+from .base import BaseDataset, Compose  # noqa: F401
+from .image_io import ImageReadError, read_image  # noqa: F401
+from . import transforms  # noqa: F401  (registers the transforms)
+from .folder import ImageFolder  # noqa: F401
+from .synthetic import SyntheticShapes, make_synthetic_dataset  # noqa: F401
