@@ -25,8 +25,10 @@ from .layers import (ConvMlpDW, DropPath, LayerNorm, build_batchnorm, freeze_mod
 
 __all__ = ["OverlapPatchEmbed", "SpatialAttention", "VANBlock", "VAN", "DEFAULT_CFGS"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# VAN's models take timm 0.4.12's ViT default config (``vision_transformer._cfg``), which the
+# training and evaluation scripts read: Inception mean/std 0.5, crop 0.9, bicubic.
+VAN_MEAN = (0.5, 0.5, 0.5)
+VAN_STD = (0.5, 0.5, 0.5)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -214,23 +216,23 @@ class VAN(nn.Module):
 # ------------------------------------------------------------------------------------------------
 _HF = "https://huggingface.co/Visual-Attention-Network"
 DEFAULT_CFGS = {
-    "van_b0": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b0": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=4.1, macs_g=0.9, top1=75.4, drop_path_rate=0.1,
                    url=f"{_HF}/VAN-Tiny/resolve/main/van_tiny_754.pth.tar"),
-    "van_b1": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b1": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=13.9, macs_g=2.5, top1=81.1, drop_path_rate=0.1,
                    url=f"{_HF}/VAN-Small/resolve/main/van_small_811.pth.tar"),
-    "van_b2": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b2": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=26.6, macs_g=5.0, top1=82.8, drop_path_rate=0.1,
                    url=f"{_HF}/VAN-Base/resolve/main/van_base_828.pth.tar"),
-    "van_b3": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b3": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=44.8, macs_g=9.0, top1=83.9, drop_path_rate=0.2,
                    url=f"{_HF}/VAN-Large/resolve/main/van_large_839.pth.tar"),
-    "van_b4": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b4": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=60.3, macs_g=12.2, top1=84.2),
-    "van_b5": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b5": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=90.0, note="ImageNet-22K pre-trained"),
-    "van_b6": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.9,
+    "van_b6": dict(input_size=(3, 224, 224), mean=VAN_MEAN, std=VAN_STD, crop_pct=0.9,
                    params_m=199.8, top1=87.8, note="ImageNet-22K pre-trained"),
 }
 
