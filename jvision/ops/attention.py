@@ -1,17 +1,37 @@
-"""Convolutional attention modules (PROVISIONAL, plain composition; the kernels issue fuses them).
+"""Convolutional attention modules of VAN, SegNeXt and Conv2Former.
 
-Parameter names equal the official code so checkpoints load by name.
+Parameter names equal the official PyTorch code, so that checkpoints load by name:
+
+* :class:`LargeKernelAttention` (VAN ``LKA``, VAN-Classification ``models/van.py``):
+  ``conv0``, ``conv_spatial``, ``conv1``.
+* :class:`MultiScaleConvAttention` (SegNeXt ``AttentionModule``, ``mmseg/models/backbones/mscan.py``):
+  ``conv0``, ``conv0_1``, ``conv0_2``, ``conv1_1``, ``conv1_2``, ``conv2_1``, ``conv2_2``, ``conv3``.
+* :class:`ConvModulation` (Conv2Former ``SpatialAttention``, ``models/conv2former.py``):
+  ``norm``, ``att.0`` (1x1), ``att.1`` (GELU), ``att.2`` (depthwise kxk), ``v``, ``proj``.
+
+With the ``kernel`` backend on CPU, the depthwise parts run as fused kernels
+(:mod:`jvision.ops._fused`): LKA's two depthwise convolutions in one pass, MSCA's 5x5 and its
+three strip pairs plus their sum in one pass, and ConvMod's GELU, depthwise convolution and
+product by the value branch in one pass (and its channels-first LayerNorm as one kernel). The 1x1 convolutions stay Jittor's (oneDNN on CPU). Every
+other backend, and any configuration the fused kernels do not cover, runs the plain composition
+of the same layers; the results agree within float32 rounding, and switching backends at run
+time is allowed.
 """
 from __future__ import annotations
 
 from jittor import nn
 
+from ._fused import convmod_modulate, lka_spatial, msca_spatial
 from .dwconv import DepthwiseConv2d
 from .norm import LayerNorm2d
 
 
 class LargeKernelAttention(nn.Module):
-    """LKA (VAN): dw 5x5 -> dw 7x7 dilation 3 -> 1x1, times the input."""
+    """LKA (VAN): ``x * conv1(conv_spatial(conv0(x)))``.
+
+    ``conv0``: depthwise 5x5, padding 2; ``conv_spatial``: depthwise 7x7, dilation 3, padding 9;
+    ``conv1``: 1x1 convolution ``dim -> dim``. All with bias. Input and output ``[N, dim, H, W]``.
+    """
 
     def __init__(self, dim: int):
         super().__init__()
@@ -20,11 +40,16 @@ class LargeKernelAttention(nn.Module):
         self.conv1 = nn.Conv2d(dim, dim, 1)
 
     def execute(self, x):
-        return x * self.conv1(self.conv_spatial(self.conv0(x)))
+        return x * self.conv1(lka_spatial(x, self.conv0, self.conv_spatial))
 
 
 class MultiScaleConvAttention(nn.Module):
-    """MSCA (SegNeXt): dw 5x5, plus strip pairs 7/11/21 on its output, summed -> 1x1, times the input."""
+    """MSCA (SegNeXt ``AttentionModule``).
+
+    ``a = conv0(x)`` (depthwise 5x5, padding 2); three strip branches on ``a``:
+    ``conv{i}_2(conv{i}_1(a))`` with ``1 x k`` then ``k x 1`` depthwise kernels, k = 7, 11, 21;
+    ``attn = conv3(a + branch0 + branch1 + branch2)`` (1x1); output ``attn * x``.
+    """
 
     def __init__(self, dim: int):
         super().__init__()
@@ -38,13 +63,18 @@ class MultiScaleConvAttention(nn.Module):
         self.conv3 = nn.Conv2d(dim, dim, 1)
 
     def execute(self, x):
-        a = self.conv0(x)
-        s = a + self.conv0_2(self.conv0_1(a)) + self.conv1_2(self.conv1_1(a)) + self.conv2_2(self.conv2_1(a))
-        return x * self.conv3(s)
+        pairs = ((self.conv0_1, self.conv0_2), (self.conv1_1, self.conv1_2),
+                 (self.conv2_1, self.conv2_2))
+        return self.conv3(msca_spatial(x, self.conv0, pairs)) * x
 
 
 class ConvModulation(nn.Module):
-    """ConvMod (Conv2Former ``SpatialAttention``): LN -> att = 1x1, GELU, dw kxk; v = 1x1; proj(att * v)."""
+    """ConvMod (Conv2Former ``SpatialAttention``).
+
+    ``x = norm(x)`` (channels-first LayerNorm, eps 1e-6); ``a = att(x)`` with
+    ``att = [1x1 conv, GELU, depthwise k x k (padding k//2)]``; ``v = v(x)`` (1x1);
+    output ``proj(a * v)`` (1x1). No residual inside (the block adds it).
+    """
 
     def __init__(self, dim: int, kernel_size: int = 11):
         super().__init__()
@@ -56,4 +86,4 @@ class ConvModulation(nn.Module):
 
     def execute(self, x):
         x = self.norm(x)
-        return self.proj(self.att(x) * self.v(x))
+        return self.proj(convmod_modulate(self.att[0](x), self.v(x), self.att[1], self.att[2]))

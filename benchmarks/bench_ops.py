@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Speed of the convolutional-attention operators: our kernels against Jittor and PyTorch.
+
+For each case (depthwise 5x5, 7x7 dilation 3, the three strip pairs of MSCA, 7x7, 11x11, and the
+LKA / MSCA / ConvMod modules) at the shapes of VAN-B0 / MSCAN-T stages 1 and 2 with batch 8, it
+times the forward pass and forward+backward (gradients of the input and all parameters) for:
+
+  kernel          our jt.code kernels, forced (modules: fused kernels)
+  dispatch        ops only: jvision.ops.depthwise_conv2d under the "kernel" backend, i.e. what
+                  the dispatcher picks (forward timed under jt.no_grad(), as inference)
+  kernel-unfused  modules only: our depthwise kernel per layer, no fusion (shows what fusion buys)
+  builtin         Jittor's nn.conv2d(groups=C) (oneDNN on CPU when Jittor found it)
+  reference       Jittor meta-operators (reindex/broadcast/sum): only at the small shape
+  torch           PyTorch CPU (when torch is installed), same threads, in its own process
+
+Each implementation family runs in its own subprocess (so OpenMP runtimes do not fight), warms up
+(JIT compiles) and then reports the median of several repeats. The table adds GFLOP/s (2 x
+multiply-adds of every convolution; forward+backward counted as 3x forward), the speed-up of
+`kernel` over each row, and what the dispatcher of the `kernel` backend picks for plain ops.
+
+    python benchmarks/bench_ops.py                 # full run, prints the table
+    python benchmarks/bench_ops.py --quick         # stage-2 shape, 3 repeats, no reference
+    python benchmarks/bench_ops.py --json out.json # also write the records
+    python benchmarks/bench_ops.py --cases lka,msca --shapes s1
+
+The machine should be otherwise idle: with other processes on the cores, OpenMP timings of
+every implementation grow by large and unequal factors (a thread that loses its core stalls the
+others at the next barrier). The load average is printed with the table; compare ratios within
+one run only. On a shared machine, `--threads 1 --stat min` gives steadier ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# name -> (kind, spec). Ops: list of (kh, kw, padding, dilation) depthwise layers applied in
+# sequence. Modules: constructor name and args.
+CASES = {
+    "dw5x5": ("op", [(5, 5, (2, 2), (1, 1))]),
+    "dw7x7d3": ("op", [(7, 7, (9, 9), (3, 3))]),
+    "strip7": ("op", [(1, 7, (0, 3), (1, 1)), (7, 1, (3, 0), (1, 1))]),
+    "strip11": ("op", [(1, 11, (0, 5), (1, 1)), (11, 1, (5, 0), (1, 1))]),
+    "strip21": ("op", [(1, 21, (0, 10), (1, 1)), (21, 1, (10, 0), (1, 1))]),
+    "dw7x7": ("op", [(7, 7, (3, 3), (1, 1))]),
+    "dw11x11": ("op", [(11, 11, (5, 5), (1, 1))]),
+    "lka": ("module", ("LargeKernelAttention", {})),
+    "msca": ("module", ("MultiScaleConvAttention", {})),
+    "convmod7": ("module", ("ConvModulation", {"kernel_size": 7})),
+    "convmod11": ("module", ("ConvModulation", {"kernel_size": 11})),
+}
+SHAPES = {"s1": (8, 32, 56, 56), "s2": (8, 64, 28, 28), "small": (2, 16, 28, 28)}
+
+
+def case_macs(case: str, shape) -> int:
+    """Multiply-adds of the forward pass (convolutions only)."""
+    n, c, h, w = shape
+    kind, spec = CASES[case]
+    px = n * c * h * w
+    if kind == "op":
+        return sum(px * kh * kw for kh, kw, _, _ in spec)
+    name, kw_ = spec
+    if name == "LargeKernelAttention":
+        return px * (25 + 49 + c)
+    if name == "MultiScaleConvAttention":
+        return px * (25 + 2 * (7 + 11 + 21) + c)
+    k = kw_.get("kernel_size", 11)
+    return px * (k * k + 3 * c)
+
+
+# ------------------------------------------------------------------------------------------------
+# workers (run in subprocesses)
+
+_STAT = {"fn": statistics.median}
+
+
+def _timeit(step, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return _STAT["fn"](times) * 1e3
+
+
+def worker_jittor(cases, shapes, impls, warmup, repeats):
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+    import jvision  # noqa: F401  (configures Jittor)
+    import jittor as jt
+    from jvision import ops
+    from jvision.ops import _fused, attention, dwconv
+
+    rng = np.random.default_rng(0)
+    records = []
+    for shape_name in shapes:
+        shape = SHAPES[shape_name]
+        n, c, h, w = shape
+        for case in cases:
+            kind, spec = CASES[case]
+            for impl in impls:
+                if impl == "reference" and shape_name != "small":
+                    continue
+                if impl == "kernel-unfused" and kind != "module":
+                    continue
+                if impl == "dispatch" and kind != "op":
+                    continue
+                x = jt.array(rng.standard_normal(shape, dtype=np.float32))
+                if kind == "op":
+                    layers = []
+                    for kh, kw, pad, dil in spec:
+                        wt = jt.array(rng.standard_normal((c, 1, kh, kw), dtype=np.float32) * 0.1)
+                        b = jt.array(rng.standard_normal((c,), dtype=np.float32) * 0.1)
+                        layers.append((wt, b, pad, dil))
+                    params = [p for wt, b, _, _ in layers for p in (wt, b)]
+                    real = "kernel" if impl.startswith("kernel") else impl
+
+                    def fwd(layers=layers, real=real):
+                        y = x
+                        for wt, b, pad, dil in layers:
+                            if real == "dispatch":
+                                y = ops.depthwise_conv2d(y, wt, b, 1, pad, dil)
+                            else:
+                                y = dwconv.depthwise_conv2d_impl(real, y, wt, b, 1, pad, dil)
+                        return y
+                    picks = {True: set(), False: set()}
+                    with ops.backend("kernel"):
+                        for wt, b, pad, dil in layers:
+                            g = dwconv.ConvGeom(wt.shape[2], wt.shape[3], 1, 1, pad[0], pad[1], dil[0], dil[1])
+                            for grad in (True, False):
+                                picks[grad].add(dwconv.dispatch(g, list(shape), grad=grad))
+                    pick = f"fwd: {'+'.join(sorted(picks[False]))}, f+b: {'+'.join(sorted(picks[True]))}"
+                    ctx_backend, ctx_fusion = "kernel", True
+                else:
+                    name, kwargs = spec
+                    mod = getattr(attention, name)(c, **kwargs)
+                    params = [p for p in mod.parameters()]
+                    ctx_backend = "kernel" if impl.startswith("kernel") else impl
+                    ctx_fusion = impl == "kernel"
+                    pick = "kernel (fused)"
+
+                    def fwd(mod=mod):
+                        return mod(x)
+                gy = None
+
+                def run_fwd():
+                    with ops.backend(ctx_backend), _fused.fusion(ctx_fusion), jt.no_grad():
+                        fwd().sync()
+
+                def run_fb():
+                    nonlocal gy
+                    with ops.backend(ctx_backend), _fused.fusion(ctx_fusion):
+                        y = fwd()
+                        if gy is None:
+                            gy = jt.array(rng.standard_normal(tuple(y.shape), dtype=np.float32))
+                        grads = jt.grad((y * gy).sum(), [x] + params)
+                        jt.sync(grads)
+                jt.sync_all(True)
+                try:
+                    t_f = _timeit(run_fwd, warmup, repeats)
+                    t_fb = _timeit(run_fb, warmup, repeats)
+                except Exception as exc:  # report, keep going
+                    print(f"[bench] {case} {shape_name} {impl} failed: {exc}", file=sys.stderr)
+                    continue
+                records.append({"case": case, "impl": impl, "shape": list(shape), "fwd_ms": round(t_f, 3),
+                                "fwdbwd_ms": round(t_fb, 3), "dispatch": pick})
+                print(f"[bench] {case:10s} {shape_name:5s} {impl:15s} fwd {t_f:8.2f} ms  f+b {t_fb:8.2f} ms",
+                      file=sys.stderr, flush=True)
+                jt.gc()
+    return records
+
+
+def worker_torch(cases, shapes, warmup, repeats, threads):
+    import torch
+    from torch import nn
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class LKA(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.conv0 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
+            self.conv_spatial = nn.Conv2d(dim, dim, 7, padding=9, dilation=3, groups=dim)
+            self.conv1 = nn.Conv2d(dim, dim, 1)
+
+        def forward(self, x):
+            return x * self.conv1(self.conv_spatial(self.conv0(x)))
+
+    class MSCA(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.conv0 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
+            self.branches = nn.ModuleList()
+            for k in (7, 11, 21):
+                self.branches.append(nn.Sequential(
+                    nn.Conv2d(dim, dim, (1, k), padding=(0, k // 2), groups=dim),
+                    nn.Conv2d(dim, dim, (k, 1), padding=(k // 2, 0), groups=dim)))
+            self.conv3 = nn.Conv2d(dim, dim, 1)
+
+        def forward(self, x):
+            a = self.conv0(x)
+            s = a
+            for br in self.branches:
+                s = s + br(a)
+            return self.conv3(s) * x
+
+    class LN2d(nn.Module):
+        def __init__(self, dim, eps=1e-6):
+            super().__init__()
+            self.weight, self.bias, self.eps = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim)), eps
+
+        def forward(self, x):
+            u = x.mean(1, keepdim=True)
+            s = (x - u).pow(2).mean(1, keepdim=True)
+            x = (x - u) / torch.sqrt(s + self.eps)
+            return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+    class ConvMod(nn.Module):
+        def __init__(self, dim, kernel_size=11):
+            super().__init__()
+            self.norm = LN2d(dim)
+            self.att = nn.Sequential(nn.Conv2d(dim, dim, 1), nn.GELU(),
+                                     nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim))
+            self.v = nn.Conv2d(dim, dim, 1)
+            self.proj = nn.Conv2d(dim, dim, 1)
+
+        def forward(self, x):
+            x = self.norm(x)
+            return self.proj(self.att(x) * self.v(x))
+
+    mods = {"LargeKernelAttention": LKA, "MultiScaleConvAttention": MSCA, "ConvModulation": ConvMod}
+    records = []
+    for shape_name in shapes:
+        if shape_name == "small":
+            continue
+        shape = SHAPES[shape_name]
+        n, c, h, w = shape
+        for case in cases:
+            kind, spec = CASES[case]
+            x = torch.randn(shape, requires_grad=True)
+            if kind == "op":
+                convs = nn.ModuleList([nn.Conv2d(c, c, (kh, kw), padding=pad, dilation=dil, groups=c)
+                                       for kh, kw, pad, dil in spec])
+                mod = nn.Sequential(*convs)
+            else:
+                name, kwargs = spec
+                mod = mods[name](c, **kwargs)
+            gy = torch.randn_like(mod(x))
+
+            def run_fwd():
+                with torch.no_grad():
+                    mod(x)
+
+            def run_fb():
+                mod.zero_grad(set_to_none=True)
+                x.grad = None
+                (mod(x) * gy).sum().backward()
+            t_f = _timeit(run_fwd, warmup, repeats)
+            t_fb = _timeit(run_fb, warmup, repeats)
+            records.append({"case": case, "impl": "torch", "shape": list(shape), "fwd_ms": round(t_f, 3),
+                            "fwdbwd_ms": round(t_fb, 3)})
+            print(f"[bench] {case:10s} {shape_name:5s} {'torch':15s} fwd {t_f:8.2f} ms  f+b {t_fb:8.2f} ms",
+                  file=sys.stderr, flush=True)
+    return records
+
+
+# ------------------------------------------------------------------------------------------------
+# driver
+
+def _spawn(args_list) -> list:
+    cmd = [sys.executable, str(Path(__file__).resolve())] + args_list
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
+    if proc.returncode != 0:
+        print(f"[bench] worker {' '.join(args_list[:2])} exited with {proc.returncode}", file=sys.stderr)
+        return []
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[") or ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else []
+
+
+def print_table(records, shapes):
+    by = {}
+    for r in records:
+        by[(r["case"], tuple(r["shape"]), r["impl"])] = r
+    order = ["kernel", "dispatch", "kernel-unfused", "builtin", "torch", "reference"]
+    print()
+    print(f"{'case':10s} {'shape':>15s} {'impl':15s} {'fwd ms':>9s} {'f+b ms':>9s} {'GFLOP/s':>8s} "
+          f"{'kernel x (fwd)':>14s} {'kernel x (f+b)':>14s}  dispatch")
+    summary = []
+    for shape_name in shapes:
+        shape = SHAPES[shape_name]
+        for case in CASES:
+            rows = [by[(case, shape, i)] for i in order if (case, shape, i) in by]
+            if not rows:
+                continue
+            k = by.get((case, shape, "kernel"))
+            for r in rows:
+                gf = 3 * 2 * case_macs(case, shape) / (r["fwdbwd_ms"] * 1e-3) / 1e9
+                sf = f"{r['fwd_ms'] / k['fwd_ms']:.2f}" if k else "-"
+                sb = f"{r['fwdbwd_ms'] / k['fwdbwd_ms']:.2f}" if k else "-"
+                disp = r.get("dispatch", "") if r["impl"] == "kernel" else ""
+                print(f"{case:10s} {'x'.join(map(str, shape)):>15s} {r['impl']:15s} {r['fwd_ms']:9.2f} "
+                      f"{r['fwdbwd_ms']:9.2f} {gf:8.1f} {sf:>14s} {sb:>14s}  {disp}")
+            base = [by[(case, shape, i)] for i in ("builtin", "torch") if (case, shape, i) in by]
+            if k and base:
+                summary.append((case, shape, k, base, by.get((case, shape, "builtin")),
+                                by.get((case, shape, "dispatch"))))
+            print()
+    if summary:
+        print("speed-up of kernel over the faster of builtin and torch (modules: target f+b >= 1.5x)")
+        for case, shape, k, base, b, d in summary:
+            bf = min(base, key=lambda r: r["fwd_ms"])
+            bb = min(base, key=lambda r: r["fwdbwd_ms"])
+            rf, rb = bf["fwd_ms"] / k["fwd_ms"], bb["fwdbwd_ms"] / k["fwdbwd_ms"]
+            note = ""
+            if CASES[case][0] == "module":
+                note = "ok" if rb >= 1.5 else "BELOW TARGET"
+            elif b is not None:
+                slow = [w for w, r in (("fwd", b["fwd_ms"] / k["fwd_ms"]), ("f+b", b["fwdbwd_ms"] / k["fwdbwd_ms"]))
+                        if r < 1.0]
+                if slow:
+                    note = f"kernel slower than builtin in {'/'.join(slow)}; dispatcher: {k.get('dispatch', '?')}"
+                if d is not None:
+                    note += (f"{'; ' if note else ''}dispatched fwd {b['fwd_ms'] / d['fwd_ms']:.2f}x, "
+                             f"f+b {b['fwdbwd_ms'] / d['fwdbwd_ms']:.2f}x vs builtin")
+            print(f"  {case:10s} {'x'.join(map(str, shape)):>15s}  fwd {rf:6.2f}x (vs {bf['impl']:7s})  "
+                  f"f+b {rb:6.2f}x (vs {bb['impl']:7s})  {note}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--quick", action="store_true", help="stage-2 shape only, 3 repeats, no reference")
+    ap.add_argument("--json", type=Path, help="write the records (a JSON list) to this file")
+    ap.add_argument("--cases", default="all", help=f"comma list from {','.join(CASES)}")
+    ap.add_argument("--shapes", default=None, help=f"comma list from {','.join(SHAPES)} (default s1,s2,small)")
+    ap.add_argument("--impls", default="kernel,dispatch,kernel-unfused,builtin,reference,torch",
+                    help="comma list of implementations to time (default: all)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 7, quick 3)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed runs first (JIT compiles happen here)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="OpenMP threads for Jittor and torch.set_num_threads (default: all cores)")
+    ap.add_argument("--stat", choices=["median", "min"], default="median",
+                    help="statistic over the repeats (min is steadier on a busy machine)")
+    ap.add_argument("--worker", choices=["jittor", "torch"], help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    cases = list(CASES) if a.cases == "all" else a.cases.split(",")
+    for c in cases:
+        if c not in CASES:
+            ap.error(f"unknown case {c!r}; choose from {','.join(CASES)}")
+    shapes = (a.shapes.split(",") if a.shapes else (["s2"] if a.quick else ["s1", "s2", "small"]))
+    for s in shapes:
+        if s not in SHAPES:
+            ap.error(f"unknown shape {s!r}; choose from {','.join(SHAPES)}")
+    repeats = a.repeats or (3 if a.quick else 7)
+    _STAT["fn"] = min if a.stat == "min" else statistics.median
+    impls = a.impls.split(",")
+    if a.quick:
+        impls = [i for i in impls if i != "reference"]
+
+    if a.worker == "jittor":
+        os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+        print(json.dumps(worker_jittor(cases, shapes, [i for i in impls if i != "torch"], a.warmup, repeats)))
+        return
+    if a.worker == "torch":
+        print(json.dumps(worker_torch(cases, shapes, a.warmup, repeats, a.threads)))
+        return
+
+    common = ["--cases", ",".join(cases), "--shapes", ",".join(shapes), "--repeats", str(repeats),
+              "--warmup", str(a.warmup), "--threads", str(a.threads), "--impls", ",".join(impls),
+              "--stat", a.stat]
+    load0 = os.getloadavg()[0]
+    t0 = time.time()
+    records = _spawn(["--worker", "jittor"] + common)
+    if "torch" in impls:
+        try:
+            import importlib.util
+            has_torch = importlib.util.find_spec("torch") is not None
+        except Exception:
+            has_torch = False
+        if has_torch:
+            records += _spawn(["--worker", "torch"] + common)
+        else:
+            print("[bench] torch not installed: PyTorch column skipped (pip install torch)", file=sys.stderr)
+    load1 = os.getloadavg()[0]
+    print_table(records, shapes)
+    print(f"\n{len(records)} records in {time.time() - t0:.0f} s; threads {a.threads}; "
+          f"load average {load0:.1f} at start, {load1:.1f} at end (cores: {os.cpu_count()}); "
+          f"{a.stat} of {repeats} after {a.warmup} warm-up runs")
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(records, indent=1))
+        print(f"records written to {a.json}")
+
+
+if __name__ == "__main__":
+    main()
