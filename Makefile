@@ -1,7 +1,7 @@
 # Quick start:   make demo    (install what is missing, run the main job on built-in data)
 #                make test    (install what is missing, run the test suite)
 PYTHON ?= python3
-DEMO_CONFIG ?= configs/demo/classification_synthetic.py
+DEMO_CONFIG ?= configs/demo/segnext_t_scenes.py
 
 .PHONY: install demo test bench clean
 

@@ -13,3 +13,9 @@ METRICS.add_search_module("jseg.evaluation")
 
 from . import datasets, evaluation, transforms  # noqa: E402,F401
 from . import scenes  # noqa: E402,F401
+
+from jvision.registry import HOOKS, MODELS  # noqa: E402
+
+MODELS.add_search_module("jseg.models")
+HOOKS.add_search_module("jseg.hooks")
+from . import models, hooks  # noqa: E402,F401
