@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 
 def _setup(args):
-    sys.path.insert(0, str(REPO))
     import numpy as np
 
     import jvision  # noqa: F401  (configures Jittor)
