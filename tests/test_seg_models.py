@@ -349,7 +349,15 @@ def test_segnext_configs_follow_the_official_recipe(repo_root):
         assert cfg.model.backbone.type == f"mscan_{size}" and cfg.model.pretrained == f"pretrained/mscan_{size}.pth"
         if dataset == "cityscapes":
             assert cfg.model.test_cfg["mode"] == "slide" and tuple(cfg.model.test_cfg["stride"]) == (768, 768)
-        if size == "t":  # build one size per dataset: names, classes, head lr groups
+        if size == "t":  # one size per dataset: the pipelines run, the model builds, the lr groups
+            from jvision.data.base import Compose
+            rng = np.random.default_rng(0)
+            sample = {"img": rng.integers(0, 256, (300, 420, 3), dtype=np.uint8),
+                      "gt_seg": rng.integers(0, classes[dataset], (300, 420)).astype(np.uint8), "meta": {}}
+            out = Compose(cfg.data.train.pipeline)(dict(sample, meta={}), rng)
+            assert out["img"].shape == (3,) + tuple(crop) and out["gt_seg"].shape == tuple(crop), path.name
+            val = Compose(cfg.data.val.pipeline)(dict(sample, meta={}), rng)
+            assert val["img"].shape == (3, 300, 420) and val["gt_seg"].dtype == np.int32
             model = MODELS.build(cfg.model)
             assert model.num_classes == classes[dataset]
             groups = build_param_groups(model, 6e-5, cfg.optimizer.paramwise)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jvision  # noqa: E402  (configures Jittor before anything imports it)
 
+DEFAULT_MEAN, DEFAULT_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -103,6 +104,10 @@ def main(argv=None) -> int:
     model.eval()
     num_classes = getattr(model, "num_classes", None)
     classes, palette, pipeline_cfg = _dataset_info(cfg, num_classes)
+    if not pipeline_cfg:
+        pipeline_cfg = [dict(type="Normalize", mean=DEFAULT_MEAN, std=DEFAULT_STD), dict(type="PackSegInputs")]
+        print(f"{args.config} has no data.val pipeline: normalising with the ImageNet mean/std {DEFAULT_MEAN} / "
+              f"{DEFAULT_STD} (the SegNeXt recipes' values)")
     pipeline = Compose([t for t in pipeline_cfg if t.get("type") not in ("LoadAnnotations",)])
 
     out = Path(args.out)
@@ -112,13 +117,19 @@ def main(argv=None) -> int:
     for path in images:
         img = read_image(path)  # HxWx3 uint8 RGB
         sample = pipeline({"img": img.copy(), "meta": {"filename": str(path), "ori_shape": img.shape}}, rng)
+        arr = sample.get("img")
+        if not (isinstance(arr, np.ndarray) and arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.dtype == np.float32):
+            raise ValueError(f"the validation pipeline of {args.config} gives img {getattr(arr, 'dtype', '?')} "
+                             f"{getattr(arr, 'shape', '?')}; the model needs CxHxW float32 (end it with PackSegInputs)")
         pred = model.val_step(collate([sample]))[0]
         if pred.shape != img.shape[:2]:
             pred = cv2.resize(pred.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
         save_image(out / f"{path.stem}.png", overlay(img, pred, palette, args.alpha))
         if not cv2.imwrite(str(out / f"{path.stem}_pred.png"), pred.astype(np.uint8 if num_classes <= 256 else np.uint16)):
             raise OSError(f"could not write {out / f'{path.stem}_pred.png'}")
-        present = ", ".join(f"{classes[c]} {100 * np.mean(pred == c):.0f}%" for c in np.unique(pred)[:8])
+        ids, counts = np.unique(pred, return_counts=True)
+        top = ids[np.argsort(-counts)][:10]  # the largest classes first
+        present = ", ".join(f"{classes[c]} {100 * np.mean(pred == c):.0f}%" for c in top)
         print(f"{path}: {present}")
     print(f"wrote {len(images)} overlay(s) (<name>.png) and label map(s) (<name>_pred.png, class indices) "
           f"to {out.resolve()}")

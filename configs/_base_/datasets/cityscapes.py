@@ -17,7 +17,8 @@ __train_pipeline = [
 __val_pipeline = [__img_norm, dict(type="PackSegInputs")]
 data = dict(
     batch_size=16,          # global (split across MPI ranks)
-    val_batch_size=1,
+    val_batch_size=8,       # global: each MPI rank evaluates every world-th image of it (the model
+                            # still predicts one image per forward: model.test_cfg.batched=False)
     num_workers=4,
     train=dict(type="Cityscapes", root="data/cityscapes", split="train", pipeline=__train_pipeline),
     val=dict(type="Cityscapes", root="data/cityscapes", split="val", pipeline=__val_pipeline),
