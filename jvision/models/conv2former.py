@@ -22,6 +22,7 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
+from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
 from ..ops import ConvModulation, DepthwiseConv2d, LayerNorm2d
 from ..registry import MODELS
 from .layers import (DropPath, StagedBackbone, build_batchnorm, linear_drop_path_rates, ones_, trunc_normal_,
@@ -233,3 +234,29 @@ def conv2former_b_22k(**kwargs) -> Conv2Former:
 def conv2former_l(**kwargs) -> Conv2Former:
     return _conv2former("conv2former_l", **{"kernel_size": 11, "dims": (128, 256, 512, 1024),
                                             "depths": (4, 4, 48, 4), **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the official model's fixtures (../shared/parity/conv2former) through tools/compare.py
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> Conv2Former:
+    args = official_kwargs(kwargs, keep=("kernel_size", "dims", "depths", "mlp_ratios", "num_classes", "in_chans",
+                                         "drop_path_rate"),
+                           ignore=("img_size", "window_sizes", "num_heads", "layer_scale_init_value",
+                                   "head_init_scale", "drop_rate"), family="conv2former")
+    return Conv2Former(**args)
+
+
+def _parity_run(model: Conv2Former, io: dict, upstream: dict, manifest: dict) -> dict:
+    x = input_var(io)
+    result = {"stem_out": model.downsample_layers[0](x)}
+    outs = model.forward_stages(x)
+    result.update({f"out_{i}": o for i, o in enumerate(outs)})
+    if model.head is not None:
+        result["features"] = model.head(outs[-1]).mean(dims=(2, 3))
+        result["logits"] = model.pred(result["features"])
+    return result
+
+
+register_adapter(Adapter("conv2former", _parity_build, lambda manifest: build_registered(manifest["name"]),
+                         _parity_run, outputs=("stem_out", "out_*", "features", "logits")))

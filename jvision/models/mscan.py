@@ -17,10 +17,13 @@ global, so SyncBN reproduces the statistics of the reference "1 GPU x 16 images"
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from jittor import nn
 
+from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, register_adapter,
+                                register_parts)
 from ..ops import MultiScaleConvAttention
 from ..registry import MODELS
 from .layers import build_batchnorm, norm_layer_from_cfg
@@ -131,3 +134,32 @@ def mscan_b(**kwargs) -> MSCAN:
 def mscan_l(**kwargs) -> MSCAN:
     return _mscan("mscan_l", **{"embed_dims": (64, 128, 320, 512), "mlp_ratios": (8, 8, 4, 4),
                                 "depths": (3, 5, 27, 3), **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the backbone part of the official SegNeXt fixtures (../shared/parity/segnext).
+# A SegNeXt manifest holds ``backbone.*`` and ``decode_head.*`` keys; the head's adapter is
+# registered by the segmentation toolbox (``jseg.models.segnext``).
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> MSCAN:
+    args = official_kwargs(kwargs, keep=("embed_dims", "mlp_ratios", "depths", "drop_rate", "drop_path_rate",
+                                         "norm_cfg", "in_chans", "num_stages"),
+                           ignore=("pretrained", "init_cfg"), family="segnext")
+    return MSCAN(**args)
+
+
+def _parity_build_full(manifest: dict) -> MSCAN:
+    """``mscan_t`` for the backbone manifest ``mscan_t`` and for the segmentor ``segnext_t_ade20k``."""
+    m = re.fullmatch(r"segnext_([tsbl])_\w+", manifest["name"])
+    return build_registered(f"mscan_{m.group(1)}" if m else manifest["name"])
+
+
+def _parity_run(model: MSCAN, io: dict, upstream: dict, manifest: dict) -> dict:
+    return {f"out_{i}": o for i, o in enumerate(model.forward_stages(input_var(io)))}
+
+
+register_parts("segnext", [("backbone", "backbone."), ("decode_head", "decode_head.")],
+               pending={"decode_head": "needs jseg (the LightHamHead adapter is registered by the "
+                                       "segmentation toolbox)"})
+register_adapter(Adapter("segnext", _parity_build, _parity_build_full, _parity_run, outputs=("out_*",),
+                         part="backbone"))

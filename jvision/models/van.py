@@ -18,6 +18,8 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
+from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
+                                register_adapter)
 from ..ops import DepthwiseConv2d, LargeKernelAttention, LayerNorm2d
 from ..registry import MODELS
 from .layers import (ConvMlpDW, DropPath, LayerNorm, StagedBackbone, build_batchnorm, init_conv_fan_out_,
@@ -256,3 +258,27 @@ def van_b5(**kwargs) -> VAN:
 def van_b6(**kwargs) -> VAN:
     return _van("van_b6", **{"embed_dims": (96, 192, 384, 768), "mlp_ratios": (8, 8, 4, 4),
                              "depths": (6, 6, 90, 6), **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the official model's fixtures (../shared/parity/van) through tools/compare.py
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> VAN:
+    """The official ``VAN(**constructor_kwargs)``; its ``norm_layer`` is the stage-closing LayerNorm."""
+    args = official_kwargs(kwargs, keep=("embed_dims", "mlp_ratios", "depths", "num_classes", "in_chans",
+                                         "num_stages", "drop_rate", "drop_path_rate"),
+                           ignore=("norm_layer", "img_size", "flag"), family="van")
+    return VAN(ln_eps=official_norm_eps(kwargs.get("norm_layer"), 1e-5), **args)
+
+
+def _parity_run(model: VAN, io: dict, upstream: dict, manifest: dict) -> dict:
+    outs = model.forward_stages(input_var(io))
+    result = {f"out_{i}": o for i, o in enumerate(outs)}
+    result["features"] = outs[-1].mean(dims=(2, 3))
+    if model.head is not None:
+        result["logits"] = model.head(result["features"])
+    return result
+
+
+register_adapter(Adapter("van", _parity_build, lambda manifest: build_registered(manifest["name"]), _parity_run,
+                         outputs=("out_*", "features", "logits")))
