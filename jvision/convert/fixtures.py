@@ -17,25 +17,30 @@ the family's own model file, as its last section, and is registered when that fi
 
 ``ADAPTERS`` is a ``jvision.registry.Registry`` whose search module is ``jvision.models``, so every
 lookup sees the adapters of jvision's families without further imports; a package outside
-``jvision.models`` (``jseg``) registers its own when it is imported. A new family follows the
-pattern (CLIP, VideoMAE, E2FGVI): at the end of its model file
+``jvision.models`` (``jseg``) registers its own when it is imported. A new family (CLIP, VideoMAE,
+E2FGVI...) follows the pattern. Its model file, imported by ``jvision/models/__init__.py``, imports
+``from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter``
+with its other imports and ends with
 
-    # --- Parity adapter (tools/compare.py; ../shared/parity/<family>) ---
-    from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
+    # ------------------------------------------------------------------------------------------------
+    # Parity adapter: the official model's fixtures (../shared/parity/mynet) through tools/compare.py
+    # ------------------------------------------------------------------------------------------------
+    def _parity_build(kwargs: dict, manifest: dict) -> MyNet:     # the manifest's constructor_kwargs
+        return MyNet(**official_kwargs(kwargs, keep=("depth", "embed_dim"), ignore=("img_size",),
+                                       family="mynet"))
 
-    def _parity_build(kwargs, manifest):        # official constructor kwargs -> our model
-        return MyNet(**official_kwargs(kwargs, keep=("depth", ...), ignore=("img_size",), family="mynet"))
+    def _parity_run(model: MyNet, io: dict, upstream: dict, manifest: dict) -> dict:
+        return {"logits": model(input_var(io))}                    # io.npz key -> our array
 
-    def _parity_run(model, io, upstream, manifest):   # io.npz arrays -> {io key: our array}
-        return {"logits": model(input_var(io))}
+    register_adapter(Adapter("mynet", _parity_build, lambda manifest: build_registered(manifest["name"]),
+                             _parity_run, outputs=("logits",)))
 
-    register_adapter(Adapter("mynet", _parity_build, lambda m: build_registered(m["name"]), _parity_run,
-                             outputs=("logits",)))
-
-and adds its family to ``tests/test_compare.py::FAMILIES``, which fails when an adapter is missing.
-Helpers for adapters: ``official_kwargs`` (official constructor arguments -> ours, unknown ones are
-an error), ``official_norm_eps`` (``"partial(nn.LayerNorm, eps=1e-6)"`` -> 1e-6), ``build_registered``
-(a registered variant by manifest name), ``input_var`` (an ``io.npz`` array as a Jittor Var).
+(``inputs=`` names io arrays fed rather than compared, such as saved noise; ``exact=`` the outputs that
+must be equal; ``remap=`` official keys -> ours where they differ.) It then adds itself to
+``tests/test_compare.py::FAMILIES``, which fails when an adapter is missing. Helpers for adapters:
+``official_kwargs`` (official constructor arguments -> ours; unknown ones are an error),
+``official_norm_eps`` (``"partial(nn.LayerNorm, eps=1e-6)"`` -> 1e-6), ``build_registered`` (a
+registered variant by manifest name), ``input_var`` (an ``io.npz`` array as a Jittor Var).
 
 Composite manifests (SegNeXt: ``backbone.*`` + ``decode_head.*`` keys) are checked part by part, in
 the order ``register_parts`` declares; a part without an adapter is reported as not checked, with
