@@ -1,8 +1,9 @@
 """tools/compare.py and jvision.convert.fixtures: our models against the official PyTorch numbers.
 
-Every tiny fixture of the families of jvision (van, conv2former, mae, the segnext backbone) must
-match within 1e-4; every full-size manifest of those families must have exactly the official keys,
-shapes and parameter counts (the models are built, never run).
+Every family registers its parity adapter in its own model file on import (``FAMILIES``); every
+tiny fixture (van, conv2former, mae, segnext: MSCAN + the jseg head) must match within 1e-4 with
+nothing left unchecked; every full-size manifest must have exactly the official keys, shapes and
+parameter counts (the models are built, never run).
 """
 from __future__ import annotations
 
@@ -15,7 +16,19 @@ import numpy as np
 import pytest
 
 import jvision  # noqa: F401
+import jvision.models  # noqa: F401
+import jseg  # noqa: F401  (registers the segnext decode head's adapter)
 from jvision.convert import fixtures, write_torch_file
+
+#: Every family (part) with a parity adapter -> the model file that registers it on import. A family
+#: added to the project adds itself here; a missing registration fails this test, it never skips.
+FAMILIES = {
+    ("van", None): "jvision.models.van",
+    ("conv2former", None): "jvision.models.conv2former",
+    ("mae", None): "jvision.models.mae",
+    ("segnext", "backbone"): "jvision.models.mscan",
+    ("segnext", "decode_head"): "jseg.models.segnext",
+}
 
 TINY = ["van/van_tiny", "conv2former/conv2former_tiny", "mae/mae_tiny", "segnext/segnext_tiny"]
 FULL = ([f"van/van_b{i}" for i in range(7)]
@@ -24,17 +37,44 @@ FULL = ([f"van/van_b{i}" for i in range(7)]
         + [f"segnext/mscan_{v}" for v in "tsbl"] + [f"segnext/segnext_{v}_ade20k" for v in "tsbl"])
 
 
+def test_every_family_registers_its_adapter_on_import():
+    """In a fresh process: a lookup alone finds jvision's families (the registry imports
+    jvision.models), importing jseg adds the head, and each adapter lives in its family's file."""
+    code = ("import json\n"
+            "from jvision.convert import fixtures\n"
+            "lazy = fixtures.get_adapter('van') is not None\n"
+            "before = fixtures.registered_adapters()\n"
+            "import jseg\n"
+            "homes = {f'{f}/{p}': fixtures.get_adapter(f, p).run.__module__ for f, p in fixtures.registered_adapters()}\n"
+            "print('RESULT', json.dumps(dict(lazy=lazy, before=before, homes=homes)))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result = json.loads(run.stdout.split("RESULT ", 1)[1])
+    assert result["lazy"]
+    assert ["segnext", "decode_head"] not in result["before"] and ["segnext", "backbone"] in result["before"]
+    want = {f"{f}/{p}": module for (f, p), module in FAMILIES.items()}
+    missing = sorted(set(want) - set(result["homes"]))
+    assert not missing, f"no parity adapter registered for {missing}"
+    assert {k: result["homes"][k] for k in want} == want
+
+
+def test_composite_part_without_adapter_is_reported_not_passed():
+    parts = fixtures._part_list({"family": "segnext", "name": "segnext_t_ade20k",
+                                 "constructor_kwargs": {"backbone": {}, "decode_head": {}}})
+    assert parts == [("backbone", "backbone."), ("decode_head", "decode_head.")]
+    assert fixtures._part_list({"family": "segnext", "name": "mscan_t", "constructor_kwargs": {}}) == [("backbone", "")]
+    assert "needs jseg" in fixtures._pending_reason("segnext", "decode_head")
+    assert "no parity adapter registered for family 'odd'" in fixtures._pending_reason("odd", None)
+
+
 @pytest.mark.parametrize("fixture", TINY)
 def test_tiny_fixture_matches_within_1e_4(parity_dir, fixture):
     report = fixtures.check_folder(parity_dir / fixture, tol=1e-4)
     assert not report.failed, report.format()
     checked = {o.name: o for o in report.outputs if o.status == "ok"}
+    assert not report.unchecked, report.format()
     if fixture.startswith("segnext"):
-        assert {"out_0", "out_1", "out_2", "out_3"} <= set(checked), report.format()
-        for o in report.outputs:   # the head: checked by jseg's adapter when registered, else pending
-            assert o.status == "ok" or ("jseg" in o.detail and o.status == "not checked"), report.format()
-    else:
-        assert not report.unchecked, report.format()
+        assert {"out_0", "out_1", "out_2", "out_3", "head_logits", "seg_logits"} <= set(checked), report.format()
     for o in checked.values():
         assert o.exact or o.max_abs < 1e-4, o
     assert report.loads and all(load["ok"] for load in report.loads)
@@ -49,7 +89,7 @@ def test_full_size_manifest_keys_shapes_counts(parity_dir, manifest):
     assert ours[0].counts and all(a == b for a, b in ours[0].counts.values())
     if manifest.startswith("segnext/segnext_"):
         head = [p for p in report.parts if p.part == "decode_head"][0]
-        assert head.status == "ok" or "jseg" in head.detail
+        assert head.status == "ok", report.format()
 
 
 def test_num_batches_tracked_is_reported_as_expected_difference(parity_dir):
@@ -114,6 +154,7 @@ def test_adapters_can_be_registered_from_outside(tmp_path):
                                lambda model, io, up, m: {"out": model.fc(jt.array(io["input"]))}, outputs=("out",))
     fixtures.register_adapter(adapter)
     try:
+        assert fixtures.get_adapter("toy") is adapter and ("toy", None) in fixtures.registered_adapters()
         with pytest.raises(KeyError, match="already registered"):
             fixtures.register_adapter(fixtures.Adapter("toy", None, None, None))
         report = fixtures.check_folder(folder)
@@ -121,7 +162,7 @@ def test_adapters_can_be_registered_from_outside(tmp_path):
         assert status["out"][0] == "ok" and status["extra"][0] == "not checked"
         assert report.verdict == "PASS (partial)" and report.unchecked == ["extra"]
     finally:
-        fixtures._ADAPTERS.pop(("toy", None))
+        fixtures.ADAPTERS._table.pop("toy")
 
 
 def test_compare_cli(parity_dir, repo_root, tmp_path):

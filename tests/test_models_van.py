@@ -90,3 +90,34 @@ def test_frozen_stages_stay_frozen_through_train_and_a_step():
     model.eval()
     model.train()
     assert all(p.is_stop_grad() for p in model.block1.parameters())
+
+
+def test_stage_plumbing_is_shared_by_van_mscan_and_conv2former():
+    """jvision.models.layers.StagedBackbone: one argument check, one stage table, one freezing rule."""
+    from jvision.models.conv2former import Conv2Former
+    from jvision.models.layers import StagedBackbone
+    from jvision.models.mscan import MSCAN
+    c2f = dict(kernel_size=7, dims=[8, 16, 32, 64], depths=[1, 1, 2, 1])
+    van, mscan, conv2former = VAN(**TINY, num_classes=10), MSCAN(**TINY), Conv2Former(**c2f, num_classes=0)
+    assert all(isinstance(m, StagedBackbone) for m in (van, mscan, conv2former))
+    assert van.stage_modules() == {**{f"stage{i}": [f"patch_embed{i + 1}", f"block{i + 1}", f"norm{i + 1}"]
+                                      for i in range(4)}, "head": ["head"]}
+    assert "head" not in mscan.stage_modules() and mscan.stage_modules()["stage0"] == ["patch_embed1", "block1", "norm1"]
+    assert conv2former.stage_modules() == {f"stage{i}": [f"downsample_layers.{i}", f"stages.{i}"] for i in range(4)}
+    assert [i["module"] for i in conv2former.feature_info] == [f"stages.{i}" for i in range(4)]
+    assert [(i["num_chs"], i["module"]) for i in mscan.feature_info][3] == (64, "norm4")
+    for build in (lambda **kw: VAN(**TINY, **kw), lambda **kw: MSCAN(**TINY, **kw),
+                  lambda **kw: Conv2Former(**c2f, **kw)):
+        with pytest.raises(ValueError, match=r"frozen_stages=4 must be -1 \(none\) or a stage number in \[0, 4\)"):
+            build(frozen_stages=4)
+        with pytest.raises(ValueError, match=r"out_indices \[\] must be stage numbers in \[0, 4\)"):
+            build(out_indices=())
+    with pytest.raises(ValueError, match=r"embed_dims \[8, 16, 32, 64\], mlp_ratios \[8, 8\] and depths "
+                                         r"\[1, 1, 2, 1\] must have one entry per stage \(num_stages=4\)"):
+        VAN(**dict(TINY, mlp_ratios=[8, 8]))
+    with pytest.raises(ValueError, match=r"dims \[8, 16, 32, 64\], depths \[1, 1\] and mlp_ratios"):
+        Conv2Former(**dict(c2f, depths=[1, 1]))
+    frozen = Conv2Former(**c2f, num_classes=0, frozen_stages=1)
+    frozen.train()
+    assert all(p.is_stop_grad() for p in frozen.stages[1].parameters())
+    assert not any(p.is_stop_grad() for p in frozen.stages[2].parameters())

@@ -34,7 +34,7 @@ def test_compare_cli_passes_on_segnext_fixtures(parity_dir, tmp_path):
 
 def test_fixture_bases_matter_and_gradient_option_keeps_the_forward(parity_dir):
     from jseg.models.checkpoint import load_state_dict
-    from jseg.parity import build_head_from_official, run_head
+    from jseg.models.segnext import build_head_from_official, run_head
     folder = parity_dir / "segnext" / "segnext_tiny"
     manifest = json.loads((folder / "manifest.json").read_text())
     io = dict(np.load(folder / "io.npz"))

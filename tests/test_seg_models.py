@@ -324,6 +324,21 @@ def test_named_variants_register_and_count():
     assert model.decode_head.hamburger.ham.rank == 16 and model.test_cfg["mode"] == "whole"
 
 
+def test_variant_overrides_merge_like_configs():
+    from jseg.models.segnext import SEGNEXT_VARIANTS, segnext_config
+    cfg = segnext_config("t", backbone=dict(drop_path_rate=0.0), decode_head=dict(ham_kwargs=dict(MD_S=2)))
+    assert cfg["backbone"] == dict(type="mscan_t", drop_path_rate=0.0)            # merged, not replaced
+    assert cfg["decode_head"]["ham_kwargs"] == dict(MD_R=16, MD_S=2) and cfg["decode_head"]["num_classes"] == 150
+    assert SEGNEXT_VARIANTS["t"]["backbone"]["drop_path_rate"] == 0.1             # the table is never changed
+    assert segnext_config("b", decode_head=dict(num_classes=19))["decode_head"]["num_classes"] == 19
+    replaced = segnext_config("t", decode_head=dict(_delete_=True, type="LightHamHead", in_channels=[1]))
+    assert replaced["decode_head"] == dict(type="LightHamHead", in_channels=[1])
+    with pytest.raises(ValueError, match=r"num_classes=19 but decode_head.num_classes=21"):
+        segnext_config("t", num_classes=19, decode_head=dict(num_classes=21))
+    with pytest.raises(TypeError, match="pretrainned.*did you mean 'pretrained'"):
+        MODELS.build(dict(type="segnext_t", pretrainned="x.pth"))
+
+
 # ------------------------------------------------------------------------------------------------
 # configs
 # ------------------------------------------------------------------------------------------------
@@ -345,8 +360,9 @@ def test_segnext_configs_follow_the_official_recipe(repo_root):
         assert cfg.data.batch_size == 16
         crop = [t for t in cfg.data.train.pipeline if t["type"] == "RandomCrop"][0]["crop_size"]
         assert tuple(crop) == crops.get(dataset, (512, 512)), path.name
-        assert cfg.model.decode_head.num_classes == classes[dataset]
-        assert cfg.model.backbone.type == f"mscan_{size}" and cfg.model.pretrained == f"pretrained/mscan_{size}.pth"
+        # the architecture is the registered variant's (jseg/models/segnext.py), never restated
+        assert cfg.model.type == f"segnext_{size}" and set(cfg.model) == {"type", "pretrained", "num_classes", "test_cfg"}
+        assert cfg.model.num_classes == classes[dataset] and cfg.model.pretrained == f"pretrained/mscan_{size}.pth"
         if dataset == "cityscapes":
             assert cfg.model.test_cfg["mode"] == "slide" and tuple(cfg.model.test_cfg["stride"]) == (768, 768)
         if size == "t":  # one size per dataset: the pipelines run, the model builds, the lr groups
@@ -359,7 +375,9 @@ def test_segnext_configs_follow_the_official_recipe(repo_root):
             val = Compose(cfg.data.val.pipeline)(dict(sample, meta={}), rng)
             assert val["img"].shape == (3, 300, 420) and val["gt_seg"].dtype == np.int32
             model = MODELS.build(cfg.model)
-            assert model.num_classes == classes[dataset]
+            assert model.num_classes == classes[dataset] and model.decode_head.conv_seg.weight.shape[0] == classes[dataset]
+            assert model.backbone.embed_dims == [32, 64, 160, 256] and model.backbone.block1[0].norm1.sync
+            assert model.backbone.block4[-1].drop_path.drop_prob == pytest.approx(0.1)
             groups = build_param_groups(model, 6e-5, cfg.optimizer.paramwise)
             head = [g for g in groups if g["lr_mult"] == 10.0]
             assert head and all(n.startswith("decode_head.") for g in head for n in g["names"])

@@ -16,9 +16,10 @@ file does not load; 2 when no fixture could be checked at all. Fixtures, parts a
 registered adapter can check are listed as "not checked" with the reason; --require-all makes them
 failures.
 
-Families come from jvision (van, conv2former, mae, the segnext backbone); other packages add theirs
-(the segnext decode head, E2FGVI) through jvision.convert.fixtures.register_adapter, in the modules
-listed by --plugin (default: the known ones that are installed).
+Each family registers its parity adapter in its own model file when that file is imported
+(jvision.convert.fixtures explains the pattern): importing jvision.models registers jvision's families
+(van, conv2former, mae, the segnext backbone), importing a package listed by --plugin registers that
+package's (default: jseg, for the segnext decode head, when installed).
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
+import jvision.models  # noqa: E402,F401  (its model files register their families' adapters)
 from jvision.convert import fixtures  # noqa: E402
 
-#: Modules that register parity adapters of other packages, imported when they exist.
-DEFAULT_PLUGINS = ("jseg.parity", "jvision.video.parity", "jvision.models.e2fgvi.parity")
+#: Packages outside jvision.models whose import registers more adapters, imported when installed.
+DEFAULT_PLUGINS = ("jseg",)
 
 
 def load_plugins(names) -> list[str]:
@@ -62,7 +64,7 @@ def main(argv=None) -> int:
                         help="outputs or parts that cannot be checked count as failures")
     parser.add_argument("--plugin", action="append", default=None, metavar="MODULE",
                         help="import MODULE to register more adapters (repeatable; default: "
-                             + ", ".join(DEFAULT_PLUGINS) + ", those that exist)")
+                             + ", ".join(DEFAULT_PLUGINS) + ", when installed)")
     parser.add_argument("--no-plugins", action="store_true",
                         help="only the adapters of jvision itself")
     args = parser.parse_args(argv)

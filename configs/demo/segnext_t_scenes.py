@@ -10,7 +10,7 @@ _base_ = ["../_base_/models/segnext_t.py", "../_base_/datasets/scenes.py", "../_
 model = dict(
     pretrained=None,
     backbone=dict(drop_path_rate=0.0),
-    decode_head=dict(num_classes=9),
+    num_classes=9,
     test_cfg=dict(mode="whole"))
 optimizer = dict(type="AdamW", lr=3e-3, betas=(0.9, 0.999), weight_decay=0.01,
                  paramwise=dict(custom_keys={"pos_block": dict(decay_mult=0.0), "norm": dict(decay_mult=0.0)}))

@@ -3,4 +3,4 @@
 #   python tools/test.py configs/segnext/segnext_b_voc_aug.py CHECKPOINT
 _base_ = ["../_base_/models/segnext_b.py", "../_base_/datasets/voc_aug.py", "../_base_/schedules/segnext_160k.py",
           "../_base_/default_runtime.py"]
-model = dict(decode_head=dict(num_classes=21), test_cfg=dict(mode="whole", img_scale=(2048, 512), keep_ratio=True))
+model = dict(num_classes=21, test_cfg=dict(mode="whole", img_scale=(2048, 512), keep_ratio=True))

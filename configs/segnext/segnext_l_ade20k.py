@@ -3,4 +3,4 @@
 #   python tools/test.py configs/segnext/segnext_l_ade20k.py CHECKPOINT
 _base_ = ["../_base_/models/segnext_l.py", "../_base_/datasets/ade20k.py", "../_base_/schedules/segnext_160k.py",
           "../_base_/default_runtime.py"]
-model = dict(decode_head=dict(num_classes=150), test_cfg=dict(mode="whole", img_scale=(2048, 512), keep_ratio=True, size_divisor=32))
+model = dict(num_classes=150, test_cfg=dict(mode="whole", img_scale=(2048, 512), keep_ratio=True, size_divisor=32))

@@ -3,4 +3,4 @@
 #   python tools/test.py configs/segnext/segnext_l_pascal_context.py CHECKPOINT
 _base_ = ["../_base_/models/segnext_l.py", "../_base_/datasets/pascal_context.py", "../_base_/schedules/segnext_160k.py",
           "../_base_/default_runtime.py"]
-model = dict(decode_head=dict(num_classes=59), test_cfg=dict(mode="slide", crop_size=(480, 480), stride=(320, 320), img_scale=(520, 520), keep_ratio=True))
+model = dict(num_classes=59, test_cfg=dict(mode="slide", crop_size=(480, 480), stride=(320, 320), img_scale=(520, 520), keep_ratio=True))

@@ -3,4 +3,4 @@
 #   python tools/test.py configs/segnext/segnext_s_cityscapes.py CHECKPOINT
 _base_ = ["../_base_/models/segnext_s.py", "../_base_/datasets/cityscapes.py", "../_base_/schedules/segnext_160k.py",
           "../_base_/default_runtime.py"]
-model = dict(decode_head=dict(num_classes=19), test_cfg=dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768), img_scale=(2048, 1024), keep_ratio=True))
+model = dict(num_classes=19, test_cfg=dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768), img_scale=(2048, 1024), keep_ratio=True))

@@ -3,5 +3,5 @@
 #   python tools/test.py configs/segnext/segnext_s_coco_stuff164k.py CHECKPOINT
 _base_ = ["../_base_/models/segnext_s.py", "../_base_/datasets/coco_stuff164k.py", "../_base_/schedules/segnext_160k.py",
           "../_base_/default_runtime.py"]
-model = dict(decode_head=dict(num_classes=171), test_cfg=dict(mode="whole", img_scale=(2048, 512), keep_ratio=True))
+model = dict(num_classes=171, test_cfg=dict(mode="whole", img_scale=(2048, 512), keep_ratio=True))
 train = dict(max_iters=80000)

@@ -3,4 +3,4 @@
 #   python tools/test.py configs/segnext/segnext_t_isaid.py CHECKPOINT
 _base_ = ["../_base_/models/segnext_t.py", "../_base_/datasets/isaid.py", "../_base_/schedules/segnext_160k.py",
           "../_base_/default_runtime.py"]
-model = dict(decode_head=dict(num_classes=16), test_cfg=dict(mode="whole", img_scale=(896, 896), keep_ratio=True))
+model = dict(num_classes=16, test_cfg=dict(mode="whole", img_scale=(896, 896), keep_ratio=True))

@@ -7,16 +7,44 @@ or random bases the official forward would have drawn) and compares every listed
 ``check_manifest`` does the part that needs no weights: our variant's keys, shapes and parameter
 counts against the official ones. ``tools/compare.py`` is the command line over both.
 
-Families plug in through adapters (``register_adapter``). This module registers the families of
-``jvision.models`` (van, conv2former, mae, and the backbone of segnext); other packages register the
-rest, e.g. the segmentation toolbox the SegNeXt decode head:
+This module is the generic machinery only. Each family plugs in with an ``Adapter`` that lives in
+the family's own model file, as its last section, and is registered when that file is imported:
 
-    from jvision.convert.fixtures import Adapter, register_adapter
-    register_adapter(Adapter(family="segnext", part="decode_head", build_tiny=..., build_full=...,
-                             run=..., outputs=("head_*", "seg_logits", "ham_*"), inputs=(...)))
+* ``jvision.models.van``, ``conv2former``, ``mae``: the families ``van``, ``conv2former``, ``mae``;
+* ``jvision.models.mscan``: the ``backbone`` part of the composite family ``segnext`` (and the
+  family's part list, ``register_parts``);
+* ``jseg.models.segnext``: the ``decode_head`` part of ``segnext``.
 
-Composite manifests (SegNeXt: ``backbone.*`` + ``decode_head.*`` keys) are checked part by part;
-a part without an adapter is reported as not checked, with the reason, and never as a pass.
+``ADAPTERS`` is a ``jvision.registry.Registry`` whose search module is ``jvision.models``, so every
+lookup sees the adapters of jvision's families without further imports; a package outside
+``jvision.models`` (``jseg``) registers its own when it is imported. A new family (CLIP, VideoMAE,
+E2FGVI...) follows the pattern. Its model file, imported by ``jvision/models/__init__.py``, imports
+``from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter``
+with its other imports and ends with
+
+    # ------------------------------------------------------------------------------------------------
+    # Parity adapter: the official model's fixtures (../shared/parity/mynet) through tools/compare.py
+    # ------------------------------------------------------------------------------------------------
+    def _parity_build(kwargs: dict, manifest: dict) -> MyNet:     # the manifest's constructor_kwargs
+        return MyNet(**official_kwargs(kwargs, keep=("depth", "embed_dim"), ignore=("img_size",),
+                                       family="mynet"))
+
+    def _parity_run(model: MyNet, io: dict, upstream: dict, manifest: dict) -> dict:
+        return {"logits": model(input_var(io))}                    # io.npz key -> our array
+
+    register_adapter(Adapter("mynet", _parity_build, lambda manifest: build_registered(manifest["name"]),
+                             _parity_run, outputs=("logits",)))
+
+(``inputs=`` names io arrays fed rather than compared, such as saved noise; ``exact=`` the outputs that
+must be equal; ``remap=`` official keys -> ours where they differ.) It then adds itself to
+``tests/test_compare.py::FAMILIES``, which fails when an adapter is missing. Helpers for adapters:
+``official_kwargs`` (official constructor arguments -> ours; unknown ones are an error),
+``official_norm_eps`` (``"partial(nn.LayerNorm, eps=1e-6)"`` -> 1e-6), ``build_registered`` (a
+registered variant by manifest name), ``input_var`` (an ``io.npz`` array as a Jittor Var).
+
+Composite manifests (SegNeXt: ``backbone.*`` + ``decode_head.*`` keys) are checked part by part, in
+the order ``register_parts`` declares; a part without an adapter is reported as not checked, with
+the reason, and never as a pass.
 
 Conventions of the comparison (also printed by the tool):
 * float outputs pass when ``|ours - ref| <= tol + tol * |ref|`` element-wise (``numpy.allclose``
@@ -37,11 +65,13 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..registry import Registry
 from .state_dict import BATCH_COUNTER, load_state_dict, match_state_dict, read_state_dict
 
-__all__ = ["Adapter", "register_adapter", "get_adapter", "registered_adapters", "PARTS", "PENDING",
-           "OutputCheck", "PartCheck", "FixtureReport", "compare_fixture", "check_manifest",
-           "check_folder", "find_fixture_dirs", "load_manifest"]
+__all__ = ["Adapter", "ADAPTERS", "register_adapter", "register_parts", "get_adapter", "registered_adapters",
+           "OutputCheck", "PartCheck", "FixtureReport", "compare_fixture", "check_manifest", "check_folder",
+           "find_fixture_dirs", "load_manifest", "official_kwargs", "official_norm_eps", "build_registered",
+           "input_var"]
 
 BUFFER_SUFFIXES = ("running_mean", "running_var")
 
@@ -66,7 +96,6 @@ class Adapter:
         inputs: io keys it reads besides ``input`` (e.g. ``noise``); they are not compared.
         exact: glob patterns of outputs that must be equal, not merely close.
         remap: official keys (part prefix already stripped) -> our keys, if they differ.
-        trainable_excludes: glob patterns of parameters the official model keeps frozen.
     """
 
     family: str
@@ -79,41 +108,56 @@ class Adapter:
     exact: tuple = ()
     remap: Callable[[dict], dict] | None = None
 
+    @property
+    def key(self) -> str:
+        """Its name in ``ADAPTERS``: ``family`` or ``family.part``."""
+        return f"{self.family}.{self.part}" if self.part else self.family
 
-_ADAPTERS: dict[tuple[str, str | None], Adapter] = {}
 
-#: Composite families: (part, key prefix) in forward order.
-PARTS: dict[str, list[tuple[str, str]]] = {
-    "segnext": [("backbone", "backbone."), ("decode_head", "decode_head.")],
-}
-#: Why a family / part has no adapter yet (shown as "not checked: ...").
-PENDING: dict[tuple[str, str | None], str] = {
-    ("segnext", "decode_head"): "needs jseg (the LightHamHead adapter is registered by the "
-                                "segmentation toolbox)",
-    ("e2fgvi", None): "needs the E2FGVI components (registered by the video package)",
-}
+#: Every registered adapter by ``family`` / ``family.part``. A lookup miss imports ``jvision.models``,
+#: whose model files register the adapters of their families.
+ADAPTERS = Registry("parity adapters", search_modules=["jvision.models"])
+
+#: Composite families: (part, key prefix) in forward order, and why a part may have no adapter.
+_PARTS: dict[str, list[tuple[str, str]]] = {}
+_PENDING: dict[tuple[str, str], str] = {}
 
 
 def register_adapter(adapter: Adapter, force: bool = False) -> Adapter:
     """Make ``compare_fixture``/``check_manifest`` handle ``adapter.family`` (``adapter.part``)."""
-    key = (adapter.family, adapter.part)
-    if key in _ADAPTERS and _ADAPTERS[key] is not adapter and not force:
-        raise KeyError(f"a parity adapter for {key} is already registered (force=True replaces it)")
-    _ADAPTERS[key] = adapter
-    return adapter
+    try:
+        return ADAPTERS.register(adapter.key, adapter, force=force)
+    except KeyError:
+        raise KeyError(f"a parity adapter for {adapter.key!r} is already registered; force=True replaces it") from None
+
+
+def register_parts(family: str, parts: list[tuple[str, str]], pending: dict[str, str] | None = None) -> None:
+    """Declare ``family`` composite: its ``(part, key prefix)`` pairs in forward order, and for parts
+    whose adapter lives in another package the reason shown while that package is not imported."""
+    _PARTS[family] = list(parts)
+    for part, reason in (pending or {}).items():
+        _PENDING[(family, part)] = reason
 
 
 def get_adapter(family: str, part: str | None = None) -> Adapter | None:
-    return _ADAPTERS.get((family, part))
+    key = f"{family}.{part}" if part else family
+    return ADAPTERS.get(key) if key in ADAPTERS else None
 
 
 def registered_adapters() -> list[tuple[str, str | None]]:
-    return sorted(_ADAPTERS, key=lambda k: (k[0], k[1] or ""))
+    """``(family, part)`` of every registered adapter, sorted."""
+    keys = [tuple(k.split(".", 1)) if "." in k else (k, None) for k in ADAPTERS.names()]
+    return sorted(keys, key=lambda k: (k[0], k[1] or ""))
+
+
+def _composite_parts(family: str) -> list[tuple[str, str]] | None:
+    ADAPTERS.names()  # imports the search modules, whose files declare their parts
+    return _PARTS.get(family)
 
 
 def _pending_reason(family: str, part: str | None) -> str:
-    return PENDING.get((family, part), f"no parity adapter registered for family {family!r}"
-                       + (f" part {part!r}" if part else ""))
+    return _PENDING.get((family, part), f"no parity adapter registered for family {family!r}"
+                        + (f" part {part!r}" if part else ""))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -317,7 +361,7 @@ def _official_state(manifest: dict, prefix: str = "") -> tuple[dict, int]:
 def _part_list(manifest: dict) -> list[tuple[str | None, str]]:
     """(part, key prefix) pairs of a manifest. A composite family's manifest of one part alone
     (``mscan_t``: the SegNeXt backbone without a segmentor) is that part with no prefix."""
-    parts = PARTS.get(manifest["family"])
+    parts = _composite_parts(manifest["family"])
     if not parts:
         return [(None, "")]
     kwargs = manifest.get("constructor_kwargs", {})
@@ -483,10 +527,11 @@ def check_folder(folder, tol: float = 1e-4) -> FixtureReport:
 
 
 # ------------------------------------------------------------------------------------------------
-# Adapters of jvision's own families
+# Helpers for the adapters of the families
 # ------------------------------------------------------------------------------------------------
-def _norm_eps(norm_layer: str | None, default: float) -> float:
-    """``"partial(nn.LayerNorm, eps=1e-6)"`` -> 1e-6; ``"nn.LayerNorm"`` -> 1e-5."""
+def official_norm_eps(norm_layer: str | None, default: float) -> float:
+    """A manifest's ``norm_layer`` string -> LayerNorm eps: ``"partial(nn.LayerNorm, eps=1e-6)"`` -> 1e-6,
+    ``"nn.LayerNorm"`` -> 1e-5, absent -> ``default``."""
     if not norm_layer:
         return default
     m = re.search(r"eps\s*=\s*([0-9.eE+-]+)", norm_layer)
@@ -497,7 +542,9 @@ def _norm_eps(norm_layer: str | None, default: float) -> float:
     raise ValueError(f"cannot read a LayerNorm eps from norm_layer={norm_layer!r}")
 
 
-def _translate(kwargs: dict, keep: Iterable[str], ignore: Iterable[str], family: str) -> dict:
+def official_kwargs(kwargs: dict, keep: Iterable[str], ignore: Iterable[str], family: str) -> dict:
+    """The official constructor arguments our constructor takes under the same name (``keep``);
+    ``ignore`` lists those without effect here. Any other argument is an error naming it."""
     keep, ignore = set(keep), set(ignore)
     unknown = sorted(set(kwargs) - keep - ignore)
     if unknown:
@@ -505,106 +552,13 @@ def _translate(kwargs: dict, keep: Iterable[str], ignore: Iterable[str], family:
     return {k: v for k, v in kwargs.items() if k in keep}
 
 
-def _build_registered(name: str):
+def build_registered(name: str, **kwargs):
+    """The registered variant ``name`` (a full-size manifest's ``name``, usually)."""
     from ..registry import MODELS
-    return MODELS.build({"type": name})
+    return MODELS.build({"type": name, **kwargs})
 
 
-def _jt_input(io: dict, key: str = "input"):
+def input_var(io: dict, key: str = "input"):
+    """An ``io.npz`` array as a Jittor Var."""
     import jittor as jt
     return jt.array(io[key])
-
-
-def _van_tiny(kwargs: dict, manifest: dict):
-    from ..models.van import VAN
-    eps = _norm_eps(kwargs.get("norm_layer"), 1e-5)
-    args = _translate(kwargs, ("embed_dims", "mlp_ratios", "depths", "num_classes", "in_chans",
-                               "num_stages", "drop_rate", "drop_path_rate"),
-                      ("norm_layer", "img_size", "flag"), "van")
-    return VAN(ln_eps=eps, **args)
-
-
-def _van_run(model, io: dict, upstream: dict, manifest: dict) -> dict:
-    x = _jt_input(io)
-    outs = model.forward_stages(x)
-    result = {f"out_{i}": o for i, o in enumerate(outs)}
-    result["features"] = outs[-1].mean(dims=(2, 3))
-    if model.head is not None:
-        result["logits"] = model.head(result["features"])
-    return result
-
-
-def _conv2former_tiny(kwargs: dict, manifest: dict):
-    from ..models.conv2former import Conv2Former
-    args = _translate(kwargs, ("kernel_size", "dims", "depths", "mlp_ratios", "num_classes", "in_chans",
-                               "drop_path_rate"),
-                      ("img_size", "window_sizes", "num_heads", "layer_scale_init_value",
-                       "head_init_scale", "drop_rate"), "conv2former")
-    return Conv2Former(**args)
-
-
-def _conv2former_run(model, io: dict, upstream: dict, manifest: dict) -> dict:
-    x = _jt_input(io)
-    result = {"stem_out": model.downsample_layers[0](x)}
-    outs = model.forward_stages(x)
-    result.update({f"out_{i}": o for i, o in enumerate(outs)})
-    if model.head is not None:
-        result["features"] = model.head(outs[-1]).mean(dims=(2, 3))
-        result["logits"] = model.pred(result["features"])
-    return result
-
-
-def _mae_tiny(kwargs: dict, manifest: dict):
-    from ..models.mae import MaskedAutoencoderViT
-    eps = _norm_eps(kwargs.get("norm_layer"), 1e-5)
-    args = _translate(kwargs, ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads",
-                               "decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mlp_ratio",
-                               "norm_pix_loss"), ("norm_layer",), "mae")
-    return MaskedAutoencoderViT(norm_eps=eps, **args)
-
-
-def _mae_run(model, io: dict, upstream: dict, manifest: dict) -> dict:
-    import jittor as jt
-    x, noise = _jt_input(io), jt.array(io["noise"])
-    ratio = float(manifest.get("mask_ratio", 0.75))
-    ids_shuffle, ids_restore, _, mask = model.masking_indices(noise, ratio)
-    latent, mask, ids_restore = model.forward_encoder(x, ratio, noise)
-    pred = model.forward_decoder(latent, ids_restore)
-    return {"ids_shuffle": ids_shuffle, "ids_restore": ids_restore, "mask": mask, "latent": latent,
-            "pred": pred, "loss": model.forward_loss(x, pred, mask),
-            "loss_plain": model.forward_loss(x, pred, mask, norm_pix_loss=False),
-            "loss_norm_pix": model.forward_loss(x, pred, mask, norm_pix_loss=True),
-            "target_patches": model.patchify(x), "pred_unpatchified": model.unpatchify(pred)}
-
-
-def _mscan_tiny(kwargs: dict, manifest: dict):
-    from ..models.mscan import MSCAN
-    args = _translate(kwargs, ("embed_dims", "mlp_ratios", "depths", "drop_rate", "drop_path_rate",
-                               "norm_cfg", "in_chans", "num_stages"), ("pretrained", "init_cfg"), "segnext")
-    return MSCAN(**args)
-
-
-def _mscan_full(manifest: dict):
-    name = manifest["name"]
-    m = re.fullmatch(r"segnext_([tsbl])_\w+", name)
-    return _build_registered(f"mscan_{m.group(1)}" if m else name)
-
-
-def _mscan_run(model, io: dict, upstream: dict, manifest: dict) -> dict:
-    return {f"out_{i}": o for i, o in enumerate(model.forward_stages(_jt_input(io)))}
-
-
-def _mae_full(manifest: dict):
-    return _build_registered(manifest["name"])
-
-
-register_adapter(Adapter("van", _van_tiny, lambda m: _build_registered(m["name"]), _van_run,
-                         outputs=("out_*", "features", "logits")))
-register_adapter(Adapter("conv2former", _conv2former_tiny, lambda m: _build_registered(m["name"]),
-                         _conv2former_run, outputs=("stem_out", "out_*", "features", "logits")))
-register_adapter(Adapter("mae", _mae_tiny, _mae_full, _mae_run,
-                         outputs=("ids_*", "mask", "latent", "pred", "loss*", "target_patches",
-                                  "pred_unpatchified"),
-                         inputs=("noise",), exact=("ids_shuffle", "ids_restore", "mask")))
-register_adapter(Adapter("segnext", _mscan_tiny, _mscan_full, _mscan_run, outputs=("out_*",),
-                         part="backbone"))

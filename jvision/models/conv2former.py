@@ -22,9 +22,11 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
+from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
 from ..ops import ConvModulation, DepthwiseConv2d, LayerNorm2d
 from ..registry import MODELS
-from .layers import DropPath, build_batchnorm, freeze_module, linear_drop_path_rates, ones_, trunc_normal_, zeros_
+from .layers import (DropPath, StagedBackbone, build_batchnorm, linear_drop_path_rates, ones_, trunc_normal_,
+                     zeros_)
 
 __all__ = ["Conv2FormerMLP", "Conv2FormerBlock", "Conv2Former", "DEFAULT_CFGS"]
 
@@ -90,7 +92,7 @@ def _downsample(in_dim: int, out_dim: int) -> nn.Sequential:
 # Network
 # ------------------------------------------------------------------------------------------------
 @MODELS.register()
-class Conv2Former(nn.Module):
+class Conv2Former(StagedBackbone):
     """Conv2Former.
 
     Args:
@@ -104,6 +106,9 @@ class Conv2Former(nn.Module):
         out_indices, frozen_stages: as in the other backbones (frozen stage i includes
             ``downsample_layers[i]``).
         layer_scale_init_value: initial layer scale (the official code always uses 1e-6).
+
+    Stage ``i`` is ``downsample_layers.{i}`` then ``stages.{i}`` (the stem is ``downsample_layers.0``);
+    the stage plumbing is ``jvision.models.layers.StagedBackbone``'s.
     """
 
     def __init__(self, kernel_size: int = 11, dims: Sequence[int] = (96, 192, 384, 768),
@@ -112,18 +117,12 @@ class Conv2Former(nn.Module):
                  drop_path_rate: float = 0.0, out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, layer_scale_init_value: float = 1e-6):
         super().__init__()
-        if not len(dims) == len(depths) == len(mlp_ratios):
-            raise ValueError(f"dims {list(dims)}, depths {list(depths)} and mlp_ratios {list(mlp_ratios)} "
-                             "must have one entry per stage")
         num_stages = len(dims)
-        if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f"out_indices {list(out_indices)} must lie in [0, {num_stages})")
+        self._init_stages(num_stages, out_indices, frozen_stages, dims,
+                          dict(dims=dims, depths=depths, mlp_ratios=mlp_ratios))
         self.dims = list(dims)
         self.depths = list(depths)
-        self.num_stages = num_stages
         self.num_classes = num_classes
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
 
         self.downsample_layers = nn.ModuleList(
             [_stem(in_chans, dims[0])] + [_downsample(dims[i], dims[i + 1]) for i in range(num_stages - 1)])
@@ -142,8 +141,6 @@ class Conv2Former(nn.Module):
             self.pred = nn.Linear(head_dim, num_classes)
         else:
             self.head = self.pred = None
-        self.feature_info = [dict(num_chs=dims[i], reduction=4 * 2 ** i, module=f"stages.{i}")
-                             for i in range(num_stages)]
         self._init_weights()
         self._freeze_stages()
 
@@ -158,30 +155,11 @@ class Conv2Former(nn.Module):
                 ones_(m.weight)
                 zeros_(m.bias)
 
-    def stage_modules(self) -> dict:
-        groups = {f"stage{i}": [f"downsample_layers.{i}", f"stages.{i}"] for i in range(self.num_stages)}
-        if self.head is not None:
-            groups["head"] = ["head", "pred"]
-        return groups
+    def _stage_names(self, i: int) -> list[str]:
+        return [f"downsample_layers.{i}", f"stages.{i}"]
 
-    def _freeze_stages(self) -> None:
-        for i in range(min(self.frozen_stages + 1, self.num_stages)):
-            freeze_module(self.downsample_layers[i])
-            freeze_module(self.stages[i])
-
-    def train(self):
-        super().train()
-        self._freeze_stages()
-        return self
-
-    def forward_stages(self, x, last_stage: int | None = None) -> list:
-        """Every stage output up to ``last_stage`` (NCHW)."""
-        last = self.num_stages - 1 if last_stage is None else last_stage
-        outs = []
-        for i in range(last + 1):
-            x = self.stages[i](self.downsample_layers[i](x))
-            outs.append(x)
-        return outs
+    def _head_names(self) -> list[str]:
+        return ["head", "pred"] if self.head is not None else []
 
     def forward_features(self, x):
         """Head projection (1x1 -> GELU -> LayerNorm) averaged over positions: (B, head_dim)."""
@@ -192,8 +170,7 @@ class Conv2Former(nn.Module):
     def execute(self, x):
         if self.pred is not None:
             return self.pred(self.forward_features(x))
-        outs = self.forward_stages(x, last_stage=max(self.out_indices))
-        return [outs[i] for i in self.out_indices]
+        return self.forward_backbone(x)
 
     forward = execute
 
@@ -257,3 +234,29 @@ def conv2former_b_22k(**kwargs) -> Conv2Former:
 def conv2former_l(**kwargs) -> Conv2Former:
     return _conv2former("conv2former_l", **{"kernel_size": 11, "dims": (128, 256, 512, 1024),
                                             "depths": (4, 4, 48, 4), **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the official model's fixtures (../shared/parity/conv2former) through tools/compare.py
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> Conv2Former:
+    args = official_kwargs(kwargs, keep=("kernel_size", "dims", "depths", "mlp_ratios", "num_classes", "in_chans",
+                                         "drop_path_rate"),
+                           ignore=("img_size", "window_sizes", "num_heads", "layer_scale_init_value",
+                                   "head_init_scale", "drop_rate"), family="conv2former")
+    return Conv2Former(**args)
+
+
+def _parity_run(model: Conv2Former, io: dict, upstream: dict, manifest: dict) -> dict:
+    x = input_var(io)
+    result = {"stem_out": model.downsample_layers[0](x)}
+    outs = model.forward_stages(x)
+    result.update({f"out_{i}": o for i, o in enumerate(outs)})
+    if model.head is not None:
+        result["features"] = model.head(outs[-1]).mean(dims=(2, 3))
+        result["logits"] = model.pred(result["features"])
+    return result
+
+
+register_adapter(Adapter("conv2former", _parity_build, lambda manifest: build_registered(manifest["name"]),
+                         _parity_run, outputs=("stem_out", "out_*", "features", "logits")))

@@ -17,6 +17,7 @@ __all__ = [
     "to_2tuple", "drop_path", "DropPath", "trunc_normal_", "zeros_", "ones_", "init_conv_fan_out_",
     "init_linear_trunc_normal_", "LayerNorm", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
     "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
+    "get_submodule", "StagedBackbone",
 ]
 
 
@@ -253,3 +254,91 @@ def freeze_module(module: nn.Module) -> None:
     module.eval()
     for p in module.parameters():
         p.stop_grad()
+
+
+# ------------------------------------------------------------------------------------------------
+# Staged backbones
+# ------------------------------------------------------------------------------------------------
+def get_submodule(module: nn.Module, path: str) -> nn.Module:
+    """``"stages.0"`` -> ``module.stages[0]``: the submodule at a dotted ``state_dict``-style path."""
+    for part in path.split("."):
+        module = module[int(part)] if part.isdigit() else getattr(module, part)
+    return module
+
+
+class StagedBackbone(nn.Module):
+    """What every hierarchical backbone (VAN, MSCAN, Conv2Former) does with its stages.
+
+    A subclass names the modules of stage ``i`` in ``_stage_names(i)`` (run in that order; a
+    ``ModuleList``/``Sequential`` runs its members one after the other) and its classifier modules in
+    ``_head_names()``; it calls ``_init_stages`` first in ``__init__`` (checks the arguments, sets
+    ``num_stages``, ``out_indices``, ``frozen_stages`` and ``feature_info``) and ``_freeze_stages``
+    last, after its weights are initialised. It then has:
+
+    * ``forward_stages(x, last_stage)``: every stage output up to ``last_stage``;
+    * ``forward_backbone(x)``: the outputs of the stages in ``out_indices`` (the backbone contract);
+    * ``stage_modules()``: group -> module names (``stage0``...; ``head``), for analysis tools;
+    * ``frozen_stages``: stages ``0..frozen_stages`` get no gradients and keep their BatchNorms in eval
+      mode, also after ``train()``;
+    * ``feature_info``: per stage ``num_chs``, ``reduction`` (4, 8, 16, 32...) and the ``module``
+      producing the output.
+    """
+
+    def _stage_names(self, i: int) -> list[str]:
+        raise NotImplementedError
+
+    def _head_names(self) -> list[str]:
+        return []
+
+    def _init_stages(self, num_stages: int, out_indices: Sequence[int], frozen_stages: int,
+                     channels: Sequence[int], per_stage: dict[str, Sequence]) -> None:
+        """Check the per-stage arguments (``per_stage``: name -> list, one entry per stage at least,
+        all of one length), ``out_indices`` and ``frozen_stages``; set the stage attributes."""
+        lengths = {len(v) for v in per_stage.values()}
+        if len(lengths) != 1 or min(lengths) < num_stages or num_stages < 1:
+            *first, last = [f"{k} {list(v)}" for k, v in per_stage.items()]
+            raise ValueError(f"{', '.join(first)} and {last} must have one entry per stage "
+                             f"(num_stages={num_stages})")
+        out_indices = tuple(out_indices)
+        if not out_indices or any(not isinstance(i, int) or not 0 <= i < num_stages for i in out_indices):
+            raise ValueError(f"out_indices {list(out_indices)} must be stage numbers in [0, {num_stages})")
+        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages < num_stages:
+            raise ValueError(f"frozen_stages={frozen_stages!r} must be -1 (none) or a stage number in "
+                             f"[0, {num_stages})")
+        self.num_stages = num_stages
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.feature_info = [dict(num_chs=int(channels[i]), reduction=4 * 2 ** i, module=self._stage_names(i)[-1])
+                             for i in range(num_stages)]
+
+    def stage_modules(self) -> dict:
+        """Group name -> module names: ``stage0``... and, with a classifier, ``head``."""
+        groups = {f"stage{i}": self._stage_names(i) for i in range(self.num_stages)}
+        if self._head_names():
+            groups["head"] = self._head_names()
+        return groups
+
+    def _freeze_stages(self) -> None:
+        for i in range(self.frozen_stages + 1):
+            for name in self._stage_names(i):
+                freeze_module(get_submodule(self, name))
+
+    def train(self):
+        super().train()
+        self._freeze_stages()  # frozen stages stay in eval mode without gradients
+        return self
+
+    def forward_stages(self, x, last_stage: int | None = None) -> list:
+        """Every stage output up to ``last_stage`` (default: the last), NCHW."""
+        last = self.num_stages - 1 if last_stage is None else last_stage
+        outs = []
+        for i in range(last + 1):
+            for name in self._stage_names(i):
+                x = get_submodule(self, name)(x)
+            outs.append(x)
+        return outs
+
+    def forward_backbone(self, x) -> list:
+        """The outputs of the stages in ``out_indices``, in that order."""
+        outs = self.forward_stages(x, last_stage=max(self.out_indices))
+        return [outs[i] for i in self.out_indices]

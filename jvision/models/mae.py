@@ -21,6 +21,8 @@ from __future__ import annotations
 import jittor as jt
 from jittor import nn
 
+from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
+                                register_adapter)
 from ..registry import MODELS
 from .layers import LayerNorm
 from .vit import Block, PatchEmbed, get_2d_sincos_pos_embed, init_vit_weights
@@ -233,3 +235,32 @@ def mae_vit_huge_patch14_dec512d8b(**kwargs) -> MaskedAutoencoderViT:
 MODELS.register("mae_vit_base_patch16", mae_vit_base_patch16_dec512d8b)
 MODELS.register("mae_vit_large_patch16", mae_vit_large_patch16_dec512d8b)
 MODELS.register("mae_vit_huge_patch14", mae_vit_huge_patch14_dec512d8b)
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the official model's fixtures (../shared/parity/mae) through tools/compare.py.
+# The fixture saved the uniform noise the official random_masking drew; it is fed as ``noise``.
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> MaskedAutoencoderViT:
+    args = official_kwargs(kwargs, keep=("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads",
+                                         "decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mlp_ratio",
+                                         "norm_pix_loss"), ignore=("norm_layer",), family="mae")
+    return MaskedAutoencoderViT(norm_eps=official_norm_eps(kwargs.get("norm_layer"), 1e-5), **args)
+
+
+def _parity_run(model: MaskedAutoencoderViT, io: dict, upstream: dict, manifest: dict) -> dict:
+    x, noise = input_var(io), input_var(io, "noise")
+    ratio = float(manifest.get("mask_ratio", 0.75))
+    ids_shuffle, ids_restore, _, mask = model.masking_indices(noise, ratio)
+    latent, mask, ids_restore = model.forward_encoder(x, ratio, noise)
+    pred = model.forward_decoder(latent, ids_restore)
+    return {"ids_shuffle": ids_shuffle, "ids_restore": ids_restore, "mask": mask, "latent": latent,
+            "pred": pred, "loss": model.forward_loss(x, pred, mask),
+            "loss_plain": model.forward_loss(x, pred, mask, norm_pix_loss=False),
+            "loss_norm_pix": model.forward_loss(x, pred, mask, norm_pix_loss=True),
+            "target_patches": model.patchify(x), "pred_unpatchified": model.unpatchify(pred)}
+
+
+register_adapter(Adapter("mae", _parity_build, lambda manifest: build_registered(manifest["name"]), _parity_run,
+                         outputs=("ids_*", "mask", "latent", "pred", "loss*", "target_patches", "pred_unpatchified"),
+                         inputs=("noise",), exact=("ids_shuffle", "ids_restore", "mask")))

@@ -8,7 +8,7 @@ Official code matched: Visual-Attention-Network/SegNeXt, ``mmseg/models/backbone
 ``../shared/parity/segnext``); in a SegNeXt segmentor checkpoint the same keys carry the prefix
 ``backbone.``, which the converter strips when loading into the backbone alone.
 
-MSCAN is VAN (``jvision.models.van``) with two changes: the first stage embeds with a two-conv stem
+MSCAN is VAN (``jvision.models.van``, whose subclass it is here) with two changes: the first stage embeds with a two-conv stem
 (3x3/2 -> BN -> GELU -> 3x3/2 -> BN, keys ``patch_embed1.proj.{0,1,3,4}``), and the gating unit is
 MSCA (depthwise 5x5 plus 7/11/21 strip-convolution branches, ``jvision.ops.MultiScaleConvAttention``).
 Each stage ends with ``nn.LayerNorm`` at its default eps 1e-5. Norms default to synchronised
@@ -17,14 +17,17 @@ global, so SyncBN reproduces the statistics of the reference "1 GPU x 16 images"
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from jittor import nn
 
-from ..ops import MultiScaleConvAttention, LayerNorm2d
+from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, register_adapter,
+                                register_parts)
+from ..ops import MultiScaleConvAttention
 from ..registry import MODELS
-from .layers import build_batchnorm, freeze_module, linear_drop_path_rates, norm_layer_from_cfg
-from .van import OverlapPatchEmbed, VANBlock, init_van_weights
+from .layers import build_batchnorm, norm_layer_from_cfg
+from .van import VAN
 
 __all__ = ["StemConv", "MSCAN", "DEFAULT_CFGS"]
 
@@ -47,7 +50,7 @@ class StemConv(nn.Module):
 
 
 @MODELS.register()
-class MSCAN(nn.Module):
+class MSCAN(VAN):
     """Multi-Scale Convolutional Attention Network (backbone; returns the stage features).
 
     Args:
@@ -59,7 +62,12 @@ class MSCAN(nn.Module):
             configs ported from SegNeXt build unchanged.
         ln_eps: eps of the LayerNorm closing each stage (1e-5 in the official code).
         out_indices: stages returned (0..3); frozen_stages: stages 0..k frozen (-1: none).
+
+    The stages, ``feature_info``, freezing and forward are VAN's (no classifier ``head``); the
+    official ``init_weights()`` without a pretrained file is VAN's too.
     """
+
+    gating_unit = MultiScaleConvAttention
 
     def __init__(self, embed_dims: Sequence[int] = (64, 128, 256, 512),
                  mlp_ratios: Sequence[float] = (4, 4, 4, 4), depths: Sequence[int] = (3, 4, 6, 3),
@@ -67,72 +75,17 @@ class MSCAN(nn.Module):
                  norm_layer: str = "syncbn", norm_cfg: dict | None = None, ln_eps: float = 1e-5,
                  out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
                  num_stages: int = 4, layer_scale_init_value: float = 1e-2):
-        super().__init__()
-        norm_layer = norm_layer_from_cfg(norm_cfg, norm_layer)
-        if not len(embed_dims) == len(mlp_ratios) == len(depths) >= num_stages:
-            raise ValueError(f"embed_dims {list(embed_dims)}, mlp_ratios {list(mlp_ratios)} and depths "
-                             f"{list(depths)} must have one entry per stage (num_stages={num_stages})")
-        if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f"out_indices {list(out_indices)} must lie in [0, {num_stages})")
-        self.embed_dims = list(embed_dims)
-        self.depths = list(depths)
-        self.num_stages = num_stages
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
+        super().__init__(embed_dims, mlp_ratios, depths, in_chans=in_chans, num_classes=0, drop_rate=drop_rate,
+                         drop_path_rate=drop_path_rate, ln_eps=ln_eps,
+                         norm_layer=norm_layer_from_cfg(norm_cfg, norm_layer), out_indices=out_indices,
+                         frozen_stages=frozen_stages, num_stages=num_stages,
+                         layer_scale_init_value=layer_scale_init_value)
 
-        dpr = linear_drop_path_rates(drop_path_rate, depths[:num_stages])
-        cur = 0
-        for i in range(num_stages):
-            if i == 0:
-                patch_embed = StemConv(in_chans, embed_dims[0], norm_layer)
-            else:
-                patch_embed = OverlapPatchEmbed(embed_dims[i - 1], embed_dims[i], patch_size=3, stride=2,
-                                                norm_layer=norm_layer)
-            blocks = nn.ModuleList([
-                VANBlock(embed_dims[i], mlp_ratios[i], drop=drop_rate, drop_path=dpr[cur + j],
-                         norm_layer=norm_layer, layer_scale_init_value=layer_scale_init_value,
-                         gating_unit=MultiScaleConvAttention)
-                for j in range(depths[i])])
-            cur += depths[i]
-            setattr(self, f"patch_embed{i + 1}", patch_embed)
-            setattr(self, f"block{i + 1}", blocks)
-            setattr(self, f"norm{i + 1}", LayerNorm2d(embed_dims[i], eps=ln_eps))
-        self.feature_info = [dict(num_chs=embed_dims[i], reduction=4 * 2 ** i, module=f"norm{i + 1}")
-                             for i in range(num_stages)]
-        init_van_weights(self)  # the official init_weights() (no pretrained file) is VAN's
-        self._freeze_stages()
-
-    def stage_modules(self) -> dict:
-        return {f"stage{i}": [f"patch_embed{i + 1}", f"block{i + 1}", f"norm{i + 1}"]
-                for i in range(self.num_stages)}
-
-    def _freeze_stages(self) -> None:
-        for i in range(min(self.frozen_stages + 1, self.num_stages)):
-            for name in (f"patch_embed{i + 1}", f"block{i + 1}", f"norm{i + 1}"):
-                freeze_module(getattr(self, name))
-
-    def train(self):
-        super().train()
-        self._freeze_stages()
-        return self
-
-    def forward_stages(self, x, last_stage: int | None = None) -> list:
-        """Every stage output (after its LayerNorm) up to ``last_stage``, NCHW."""
-        last = self.num_stages - 1 if last_stage is None else last_stage
-        outs = []
-        for i in range(last + 1):
-            x = getattr(self, f"patch_embed{i + 1}")(x)
-            for blk in getattr(self, f"block{i + 1}"):
-                x = blk(x)
-            x = getattr(self, f"norm{i + 1}")(x)
-            outs.append(x)
-        return outs
-
-    def execute(self, x) -> list:
-        outs = self.forward_stages(x, last_stage=max(self.out_indices))
-        return [outs[i] for i in self.out_indices]
-
-    forward = execute
+    def _patch_embed(self, i: int, in_chans: int, dim: int, norm_layer: str) -> nn.Module:
+        """The two-conv stem first, then VAN's 3x3/2 overlapping patch embeddings."""
+        if i == 0:
+            return StemConv(in_chans, dim, norm_layer)
+        return super()._patch_embed(i, in_chans, dim, norm_layer)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,3 +134,32 @@ def mscan_b(**kwargs) -> MSCAN:
 def mscan_l(**kwargs) -> MSCAN:
     return _mscan("mscan_l", **{"embed_dims": (64, 128, 320, 512), "mlp_ratios": (8, 8, 4, 4),
                                 "depths": (3, 5, 27, 3), **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the backbone part of the official SegNeXt fixtures (../shared/parity/segnext).
+# A SegNeXt manifest holds ``backbone.*`` and ``decode_head.*`` keys; the head's adapter is
+# registered by the segmentation toolbox (``jseg.models.segnext``).
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> MSCAN:
+    args = official_kwargs(kwargs, keep=("embed_dims", "mlp_ratios", "depths", "drop_rate", "drop_path_rate",
+                                         "norm_cfg", "in_chans", "num_stages"),
+                           ignore=("pretrained", "init_cfg"), family="segnext")
+    return MSCAN(**args)
+
+
+def _parity_build_full(manifest: dict) -> MSCAN:
+    """``mscan_t`` for the backbone manifest ``mscan_t`` and for the segmentor ``segnext_t_ade20k``."""
+    m = re.fullmatch(r"segnext_([tsbl])_\w+", manifest["name"])
+    return build_registered(f"mscan_{m.group(1)}" if m else manifest["name"])
+
+
+def _parity_run(model: MSCAN, io: dict, upstream: dict, manifest: dict) -> dict:
+    return {f"out_{i}": o for i, o in enumerate(model.forward_stages(input_var(io)))}
+
+
+register_parts("segnext", [("backbone", "backbone."), ("decode_head", "decode_head.")],
+               pending={"decode_head": "needs jseg (the LightHamHead adapter is registered by the "
+                                       "segmentation toolbox)"})
+register_adapter(Adapter("segnext", _parity_build, _parity_build_full, _parity_run, outputs=("out_*",),
+                         part="backbone"))

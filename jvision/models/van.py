@@ -18,9 +18,11 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
+from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
+                                register_adapter)
 from ..ops import DepthwiseConv2d, LargeKernelAttention, LayerNorm2d
 from ..registry import MODELS
-from .layers import (ConvMlpDW, DropPath, LayerNorm, build_batchnorm, freeze_module, init_conv_fan_out_,
+from .layers import (ConvMlpDW, DropPath, LayerNorm, StagedBackbone, build_batchnorm, init_conv_fan_out_,
                      init_linear_trunc_normal_, linear_drop_path_rates, ones_, to_2tuple, zeros_)
 
 __all__ = ["OverlapPatchEmbed", "SpatialAttention", "VANBlock", "VAN", "DEFAULT_CFGS"]
@@ -106,7 +108,7 @@ def init_van_weights(model: nn.Module) -> None:
 # Network
 # ------------------------------------------------------------------------------------------------
 @MODELS.register()
-class VAN(nn.Module):
+class VAN(StagedBackbone):
     """Visual Attention Network.
 
     Args:
@@ -124,8 +126,12 @@ class VAN(nn.Module):
         num_stages: number of stages built (4 in every published variant).
         layer_scale_init_value: initial value of ``layer_scale_1/2``.
 
-    ``feature_info`` describes the stage outputs: channels, stride and the module producing them.
+    Stage ``i`` is ``patch_embed{i+1}``, ``block{i+1}``, ``norm{i+1}``; ``feature_info`` describes the
+    stage outputs (``jvision.models.layers.StagedBackbone``). MSCAN (``jvision.models.mscan``) is this
+    network with another first patch embedding (``_patch_embed``) and gating unit (``gating_unit``).
     """
+
+    gating_unit = LargeKernelAttention
 
     def __init__(self, embed_dims: Sequence[int] = (64, 128, 256, 512),
                  mlp_ratios: Sequence[float] = (4, 4, 4, 4), depths: Sequence[int] = (3, 4, 6, 3),
@@ -134,69 +140,39 @@ class VAN(nn.Module):
                  out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
                  num_stages: int = 4, layer_scale_init_value: float = 1e-2):
         super().__init__()
-        if not len(embed_dims) == len(mlp_ratios) == len(depths) >= num_stages:
-            raise ValueError(f"embed_dims {list(embed_dims)}, mlp_ratios {list(mlp_ratios)} and depths "
-                             f"{list(depths)} must have one entry per stage (num_stages={num_stages})")
-        if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f"out_indices {list(out_indices)} must lie in [0, {num_stages})")
+        self._init_stages(num_stages, out_indices, frozen_stages, embed_dims,
+                          dict(embed_dims=embed_dims, mlp_ratios=mlp_ratios, depths=depths))
         self.embed_dims = list(embed_dims)
         self.depths = list(depths)
-        self.num_stages = num_stages
         self.num_classes = num_classes
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
 
         dpr = linear_drop_path_rates(drop_path_rate, depths[:num_stages])
         cur = 0
         for i in range(num_stages):
-            patch_embed = OverlapPatchEmbed(in_chans if i == 0 else embed_dims[i - 1], embed_dims[i],
-                                            patch_size=7 if i == 0 else 3, stride=4 if i == 0 else 2,
-                                            norm_layer=norm_layer)
+            patch_embed = self._patch_embed(i, in_chans if i == 0 else embed_dims[i - 1], embed_dims[i], norm_layer)
             blocks = nn.ModuleList([
                 VANBlock(embed_dims[i], mlp_ratios[i], drop=drop_rate, drop_path=dpr[cur + j],
-                         norm_layer=norm_layer, layer_scale_init_value=layer_scale_init_value)
+                         norm_layer=norm_layer, layer_scale_init_value=layer_scale_init_value,
+                         gating_unit=self.gating_unit)
                 for j in range(depths[i])])
             cur += depths[i]
             setattr(self, f"patch_embed{i + 1}", patch_embed)
             setattr(self, f"block{i + 1}", blocks)
             setattr(self, f"norm{i + 1}", LayerNorm2d(embed_dims[i], eps=ln_eps))
         self.head = nn.Linear(embed_dims[num_stages - 1], num_classes) if num_classes > 0 else None
-        self.feature_info = [dict(num_chs=embed_dims[i], reduction=4 * 2 ** i, module=f"norm{i + 1}")
-                             for i in range(num_stages)]
         init_van_weights(self)
         self._freeze_stages()
 
-    # -- stages ---------------------------------------------------------------------------------
-    def stage_modules(self) -> dict:
-        """Module names of each stage (used by frozen_stages and tools/analyze.py)."""
-        groups = {f"stage{i}": [f"patch_embed{i + 1}", f"block{i + 1}", f"norm{i + 1}"]
-                  for i in range(self.num_stages)}
-        if self.head is not None:
-            groups["head"] = ["head"]
-        return groups
+    def _patch_embed(self, i: int, in_chans: int, dim: int, norm_layer: str) -> nn.Module:
+        """Stage ``i``'s downsampling: overlapping patch embedding, 7x7/4 first, then 3x3/2."""
+        return OverlapPatchEmbed(in_chans, dim, patch_size=7 if i == 0 else 3, stride=4 if i == 0 else 2,
+                                 norm_layer=norm_layer)
 
-    def _freeze_stages(self) -> None:
-        for i in range(min(self.frozen_stages + 1, self.num_stages)):
-            for name in (f"patch_embed{i + 1}", f"block{i + 1}", f"norm{i + 1}"):
-                freeze_module(getattr(self, name))
+    def _stage_names(self, i: int) -> list[str]:
+        return [f"patch_embed{i + 1}", f"block{i + 1}", f"norm{i + 1}"]
 
-    def train(self):
-        super().train()
-        self._freeze_stages()  # frozen stages stay in eval mode without gradients
-        return self
-
-    # -- forward --------------------------------------------------------------------------------
-    def forward_stages(self, x, last_stage: int | None = None) -> list:
-        """Every stage output (after its LayerNorm) up to ``last_stage``, NCHW."""
-        last = self.num_stages - 1 if last_stage is None else last_stage
-        outs = []
-        for i in range(last + 1):
-            x = getattr(self, f"patch_embed{i + 1}")(x)
-            for blk in getattr(self, f"block{i + 1}"):
-                x = blk(x)
-            x = getattr(self, f"norm{i + 1}")(x)
-            outs.append(x)
-        return outs
+    def _head_names(self) -> list[str]:
+        return ["head"] if self.head is not None else []
 
     def forward_features(self, x):
         """Mean over the positions of the last stage: (B, C)."""
@@ -205,8 +181,7 @@ class VAN(nn.Module):
     def execute(self, x):
         if self.head is not None:
             return self.head(self.forward_features(x))
-        outs = self.forward_stages(x, last_stage=max(self.out_indices))
-        return [outs[i] for i in self.out_indices]
+        return self.forward_backbone(x)
 
     forward = execute
 
@@ -283,3 +258,27 @@ def van_b5(**kwargs) -> VAN:
 def van_b6(**kwargs) -> VAN:
     return _van("van_b6", **{"embed_dims": (96, 192, 384, 768), "mlp_ratios": (8, 8, 4, 4),
                              "depths": (6, 6, 90, 6), **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity adapter: the official model's fixtures (../shared/parity/van) through tools/compare.py
+# ------------------------------------------------------------------------------------------------
+def _parity_build(kwargs: dict, manifest: dict) -> VAN:
+    """The official ``VAN(**constructor_kwargs)``; its ``norm_layer`` is the stage-closing LayerNorm."""
+    args = official_kwargs(kwargs, keep=("embed_dims", "mlp_ratios", "depths", "num_classes", "in_chans",
+                                         "num_stages", "drop_rate", "drop_path_rate"),
+                           ignore=("norm_layer", "img_size", "flag"), family="van")
+    return VAN(ln_eps=official_norm_eps(kwargs.get("norm_layer"), 1e-5), **args)
+
+
+def _parity_run(model: VAN, io: dict, upstream: dict, manifest: dict) -> dict:
+    outs = model.forward_stages(input_var(io))
+    result = {f"out_{i}": o for i, o in enumerate(outs)}
+    result["features"] = outs[-1].mean(dims=(2, 3))
+    if model.head is not None:
+        result["logits"] = model.head(result["features"])
+    return result
+
+
+register_adapter(Adapter("van", _parity_build, lambda manifest: build_registered(manifest["name"]), _parity_run,
+                         outputs=("out_*", "features", "logits")))
