@@ -67,6 +67,8 @@ class Adapter:
         exact: glob patterns of outputs that must be equal, not merely close.
         remap: official keys (part prefix already stripped) -> our keys, if they differ.
         trainable_excludes: glob patterns of parameters the official model keeps frozen.
+        buffers: glob patterns of official keys that are registered buffers, not parameters
+            (besides BatchNorm's running statistics), e.g. E2FGVI's ``*.valid_ind_rolled``.
     """
 
     family: str
@@ -78,6 +80,7 @@ class Adapter:
     inputs: tuple = ()
     exact: tuple = ()
     remap: Callable[[dict], dict] | None = None
+    buffers: tuple = ()
 
 
 _ADAPTERS: dict[tuple[str, str | None], Adapter] = {}
@@ -90,7 +93,7 @@ PARTS: dict[str, list[tuple[str, str]]] = {
 PENDING: dict[tuple[str, str | None], str] = {
     ("segnext", "decode_head"): "needs jseg (the LightHamHead adapter is registered by the "
                                 "segmentation toolbox)",
-    ("e2fgvi", None): "needs the E2FGVI components (registered by the video package)",
+    ("e2fgvi", None): "needs the E2FGVI components (registered by jvision.models.e2fgvi)",
 }
 
 
@@ -345,8 +348,11 @@ def check_keys_and_counts(model, manifest: dict, part: str | None, prefix: str,
                       batch_counters=counters, missing=[k for k, _ in report.unexpected],
                       unexpected=[k for k, _ in report.missing],
                       mismatched=[f"{k}: official {list(c)} ours {list(m)}" for k, c, m in report.mismatched])
-    official_params = sum(_numel(s.shape) for k, s in official.items() if not _is_buffer(k))
-    official_buffers = sum(_numel(s.shape) for k, s in official.items() if _is_buffer(k))
+    def is_buffer(k):
+        return _is_buffer(k) or any(fnmatch.fnmatchcase(k, p) for p in adapter.buffers)
+
+    official_params = sum(_numel(s.shape) for k, s in official.items() if not is_buffer(k))
+    official_buffers = sum(_numel(s.shape) for k, s in official.items() if is_buffer(k))
     counts = count_parameters(model)
     check.counts["parameters (from keys)"] = (official_params, counts["total"])
     check.counts["buffer elements"] = (official_buffers, counts["buffers"])
