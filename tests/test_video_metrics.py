@@ -69,3 +69,13 @@ def test_frechet_distance_closed_form():
     a = rng.normal(size=(50, 4))
     cov = np.cov(a, rowvar=False)
     assert frechet_distance(a.mean(0), cov, a.mean(0), cov) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_window_plan_covers_every_frame_and_stays_in_range():
+    from jvision.video.inpaint import window_plan
+    for n, num_ref in ((30, 8), (7, -1), (101, 4)):
+        plan = window_plan(n, 5, 10, num_ref)
+        seen = sorted({i for _, nb, _ in plan for i in nb})
+        assert seen == list(range(n))
+        assert all(0 <= i < n for _, nb, refs in plan for i in nb + refs)
+        assert all(not set(nb) & set(refs) for _, nb, refs in plan)

@@ -33,7 +33,9 @@ def reference_ids(f: int, neighbor_ids, length: int, ref_step: int = 10, num_ref
                 ids.append(i)
     else:
         start = max(0, f - ref_step * (num_ref // 2))
-        end = min(length, f + ref_step * (num_ref // 2))
+        # the official code stops at min(length, ...) inclusive, which can name frame `length`
+        # (one past the end) and fail; the last frame is length - 1
+        end = min(length - 1, f + ref_step * (num_ref // 2))
         for i in range(start, end + 1, ref_step):
             if i not in neighbor_ids:
                 if len(ids) > num_ref:
