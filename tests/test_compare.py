@@ -28,6 +28,7 @@ FAMILIES = {
     ("mae", None): "jvision.models.mae",
     ("segnext", "backbone"): "jvision.models.mscan",
     ("segnext", "decode_head"): "jseg.models.segnext",
+    ("e2fgvi", None): "jvision.models.e2fgvi.parity",
 }
 
 TINY = ["van/van_tiny", "conv2former/conv2former_tiny", "mae/mae_tiny", "segnext/segnext_tiny"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jvision.ops import _jtcode
+from jvision.ops.deform import CUDA_COL2IM_CALL, CUDA_IM2COL_CALL, DeformGeom, col2im_outputs
 from jvision.ops.dwconv import _CUDA_BWD_CALL, _CUDA_FWD_CALL, ConvGeom
 
 
@@ -47,12 +48,26 @@ def _bwd(geom, dt, dx, dw, db):
             [(dt, 4), (dt, 4), (dt, 4)], outs)
 
 
+def _deform_im2col(geom, dt):
+    return (("deform_cuda.cu",), CUDA_IM2COL_CALL, geom.params(), [(dt, 4)] * 3, [(dt, 3)])
+
+
+def _deform_col2im(geom, dt, dx, dom):
+    names = col2im_outputs(dx, dom)
+    body = _jtcode.aliases("out", names) + CUDA_COL2IM_CALL
+    return (("deform_cuda.cu",), body, dict(geom.params(), NEED_DX=dx, NEED_DOM=dom),
+            [(dt, 4)] * 3 + [(dt, 3)], [(dt, 4)] * len(names))
+
+
 UNITS = {
     "fwd-7x7d3-f32-bias": _fwd(ConvGeom(7, 7, 1, 1, 9, 9, 3, 3), _F, True),
     "fwd-3x3s2-f16-nobias": _fwd(ConvGeom(3, 3, 2, 2, 1, 1, 1, 1), _H, False),
     "bwd-7x7d3-f32-all": _bwd(ConvGeom(7, 7, 1, 1, 9, 9, 3, 3), _F, True, True, True),
     "bwd-1x21s12-f16-dw": _bwd(ConvGeom(1, 21, 1, 2, 0, 10, 1, 1), _H, False, True, False),
     "bwd-5x5s2-f32-dx-db": _bwd(ConvGeom(5, 5, 2, 2, 2, 2, 1, 1), _F, True, False, True),
+    "deform-im2col-3x3-f32": _deform_im2col(DeformGeom(3, 3, 1, 1, 1, 1, 1, 1), _F),
+    "deform-col2im-3x2s2d2-f64-all": _deform_col2im(DeformGeom(3, 2, 2, 1, 2, 0, 1, 2), "float64", True, True),
+    "deform-col2im-3x3-f32-dom": _deform_col2im(DeformGeom(3, 3, 1, 1, 1, 1, 1, 1), _F, False, True),
 }
 
 

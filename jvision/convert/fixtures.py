@@ -96,6 +96,8 @@ class Adapter:
         inputs: io keys it reads besides ``input`` (e.g. ``noise``); they are not compared.
         exact: glob patterns of outputs that must be equal, not merely close.
         remap: official keys (part prefix already stripped) -> our keys, if they differ.
+        buffers: glob patterns of official keys that are registered buffers, not parameters
+            (besides BatchNorm's running statistics), e.g. E2FGVI's ``*.valid_ind_rolled``.
     """
 
     family: str
@@ -107,6 +109,7 @@ class Adapter:
     inputs: tuple = ()
     exact: tuple = ()
     remap: Callable[[dict], dict] | None = None
+    buffers: tuple = ()
 
     @property
     def key(self) -> str:
@@ -389,8 +392,11 @@ def check_keys_and_counts(model, manifest: dict, part: str | None, prefix: str,
                       batch_counters=counters, missing=[k for k, _ in report.unexpected],
                       unexpected=[k for k, _ in report.missing],
                       mismatched=[f"{k}: official {list(c)} ours {list(m)}" for k, c, m in report.mismatched])
-    official_params = sum(_numel(s.shape) for k, s in official.items() if not _is_buffer(k))
-    official_buffers = sum(_numel(s.shape) for k, s in official.items() if _is_buffer(k))
+    def is_buffer(k):
+        return _is_buffer(k) or any(fnmatch.fnmatchcase(k, p) for p in adapter.buffers)
+
+    official_params = sum(_numel(s.shape) for k, s in official.items() if not is_buffer(k))
+    official_buffers = sum(_numel(s.shape) for k, s in official.items() if is_buffer(k))
     counts = count_parameters(model)
     check.counts["parameters (from keys)"] = (official_params, counts["total"])
     check.counts["buffer elements"] = (official_buffers, counts["buffers"])

@@ -1,0 +1,4 @@
+"""Video tasks: E2FGVI inpainting inference (windowed, bounded memory), the video metrics, and
+the synthetic clips with known optical flow used by the demo and the tests."""
+from .inpaint import dilate_mask, inpaint_clip, inpaint_stream, reference_ids, window_plan  # noqa: F401
+from .metrics import NOT_COMPUTED, frame_metrics, psnr, ssim, warp_error  # noqa: F401
