@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from jvision.engine import load_checkpoint
+from jvision.engine import read_training_checkpoint
 
 MPIRUN = shutil.which("mpirun")
 pytestmark = pytest.mark.skipif(MPIRUN is None and not os.environ.get("CI"),
@@ -35,8 +35,8 @@ def test_two_ranks_match_one_process(tmp_path):
     _run(train[:3] + ["--work-dir", str(tmp_path / "single")] + train[3:])
     _run([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2"] + train[:3]
          + ["--work-dir", str(tmp_path / "mpi")] + train[3:])
-    single = load_checkpoint(tmp_path / "single" / "latest.pkl")["model"]
-    mpi = load_checkpoint(tmp_path / "mpi" / "latest.pkl")["model"]
+    single = read_training_checkpoint(tmp_path / "single" / "latest.pkl")["model"]
+    mpi = read_training_checkpoint(tmp_path / "mpi" / "latest.pkl")["model"]
     diff = max(float(np.abs(single[k] - mpi[k]).max()) for k in single)
     assert diff < 1e-5, diff
     # only rank 0 wrote: the same files and no duplicated log lines

@@ -14,8 +14,9 @@ from conftest import REPO
 
 import toy_components  # noqa: F401  (registers the toy model/dataset/metric)
 from jvision.config import Config
+from jvision.convert import CheckpointReadError
 from jvision.engine import (AdamW, NonFiniteLossError, Trainer, build_param_groups, build_schedule,
-                            find_latest, load_checkpoint, save_checkpoint)
+                            find_latest, read_training_checkpoint, save_checkpoint)
 from jvision.engine import checkpoint as ckpt_mod
 from jvision.engine.optim import clip_grad_norm
 
@@ -30,7 +31,7 @@ def _toy_cfg(*options):
 
 
 def _params(path):
-    return load_checkpoint(path)["model"]
+    return read_training_checkpoint(path)["model"]
 
 
 def _max_diff(a, b):
@@ -91,12 +92,12 @@ def test_crash_during_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
     assert not (tmp_path / "iter_0000020.pkl").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
     assert find_latest(tmp_path) == good
-    assert load_checkpoint(find_latest(tmp_path))["meta"]["iter"] == 10
+    assert read_training_checkpoint(find_latest(tmp_path))["meta"]["iter"] == 10
     # a file cut short (e.g. copied while written) is refused with its name
     broken = tmp_path / "iter_0000030.pkl"
     broken.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(ValueError, match="iter_0000030.pkl.*unreadable"):
-        load_checkpoint(broken)
+    with pytest.raises(CheckpointReadError, match="iter_0000030.pkl.*unreadable"):
+        read_training_checkpoint(broken)
 
 
 def test_nan_loss_stops_with_iteration_and_checkpoint(tmp_path):

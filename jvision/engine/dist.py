@@ -4,8 +4,6 @@ With one process every function is the identity, so callers never branch on the 
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import jittor as jt
@@ -45,13 +43,6 @@ def all_reduce_sum(array) -> np.ndarray:
     return all_reduce(array, "sum")
 
 
-def broadcast(array, root: int = 0) -> np.ndarray:
-    arr = np.asarray(array)
-    if not is_distributed():
-        return arr.copy()
-    return jt.array(arr).mpi_broadcast(root).numpy().astype(arr.dtype)
-
-
 def broadcast_parameters(module, root: int = 0) -> None:
     """Make every rank start from rank ``root``'s weights (Jittor seeds each rank differently)."""
     if not is_distributed():
@@ -66,12 +57,3 @@ def barrier() -> None:
     if is_distributed():
         jt.array([0.0]).mpi_all_reduce("add").sync()
 
-
-def main_process_only(fn):
-    """Run ``fn`` on rank 0 only (returns None elsewhere). For writing files and printing."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if is_main_process():
-            return fn(*args, **kwargs)
-        return None
-    return wrapper
