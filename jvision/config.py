@@ -204,21 +204,24 @@ class Field:
     ``list`` (lists and tuples), a tuple of these, or ``"any"``), whether it is required, its range
     (``min``/``max`` inclusive, ``greater`` exclusive), allowed ``choices``, the ``items`` of a list and
     its ``length``, and for a dict with a ``type`` key the ``registry`` that builds it. ``None`` is
-    accepted when the default is ``None`` or ``nullable=True``."""
+    accepted when the default is ``None`` or ``nullable=True``. ``check(value)`` returns a problem
+    (or None) for rules beyond these; ``expect`` replaces the generated description in messages."""
 
     def __init__(self, kind: Any = "any", *, required: bool = False, default: Any = _MISSING,
                  min: float | None = None, max: float | None = None, greater: float | None = None,
                  choices: Iterable | None = None, items: "Field | None" = None, length: int | None = None,
                  registry: Any = None, nullable: bool | None = None, check: Callable[[Any], str | None] | None = None,
-                 doc: str = ""):
+                 expect: str | None = None, doc: str = ""):
         self.kind, self.required, self.default = kind, required, default
         self.min, self.max, self.greater = min, max, greater
         self.choices = tuple(choices) if choices is not None else None
         self.items, self.length, self.registry = items, length, registry
         self.nullable = (default is None) if nullable is None else nullable
-        self.check, self.doc = check, doc
+        self.check, self.expect, self.doc = check, expect, doc
 
     def expected(self) -> str:
+        if self.expect is not None:
+            return self.expect
         if self.choices is not None:
             text = "one of " + ", ".join(map(repr, self.choices))
         elif isinstance(self.kind, tuple):
@@ -308,12 +311,18 @@ class Schema:
 
 def check_buildable(cfg: dict, registry, path: str) -> None:
     """Raise ``ConfigError`` (naming ``path``) unless ``registry`` can build ``cfg``: a known ``type``
-    and arguments that fit its signature (names, and the simple types it annotates)."""
+    and arguments that fit its signature (names, and the simple types it annotates). Arguments that
+    are themselves configs of the same registry (a segmentor's ``decode_head``) are checked too."""
     try:
         registry.check(cfg)
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
         raise ConfigError(f"{path}: {message}") from None
+    for key, value in cfg.items():
+        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
+        for i, item in items:
+            if isinstance(item, dict) and isinstance(item.get("type"), str) and item["type"] in registry:
+                check_buildable(item, registry, f"{path}.{key}" + ("" if i is None else f".{i}"))
 
 
 #: Top-level section name -> ``Schema`` (or ``Field``); see ``register_section``.

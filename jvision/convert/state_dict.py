@@ -70,8 +70,8 @@ def unwrap_state_dict(obj: Any, key: str | None = None, source: str = "checkpoin
         for name in NESTED_KEYS:
             value = obj.get(name)
             if isinstance(value, OpaqueObject):
-                raise TypeError(f"{source}: entry {name!r} is a pickled {value!r}, not a state dict; "
-                                "re-save it with model.state_dict()")
+                raise TypeError(f"{source}: entry {name!r} is a pickled {value!r} (neither imported nor run), not "
+                                "a state dict; a whole pickled model must be re-saved as model.state_dict()")
             if isinstance(value, Mapping):
                 try:
                     inner, where = unwrap_state_dict(value, None, source)

@@ -25,12 +25,13 @@ TRAIN = Schema({
     "val_interval": Field(int, min=0, doc="0: evaluate only after the last iteration"),
     "ckpt_interval": Field(int, min=0, doc="0: save only after the last iteration"),
     "keep_ckpts": Field(int, min=1, doc="this run's newest checkpoints to keep"),
-    "grad_clip": Field((float, dict), nullable=True,
+    "grad_clip": Field((float, dict), nullable=True, greater=0.0,
+                       expect="a number > 0, dict(max_norm=number > 0) or None",
                        check=lambda v: None if not isinstance(v, dict) or (set(v) == {"max_norm"} and isinstance(
                            v["max_norm"], (int, float)) and v["max_norm"] > 0)
-                       else "expected a number > 0 or dict(max_norm=number > 0)"),
+                       else "expected a number > 0, dict(max_norm=number > 0) or None"),
     "accumulate": Field(int, min=1, doc="micro-batches per optimizer step"),
-    "amp": Field((bool, str), check=_amp_value),
+    "amp": Field((bool, str), check=_amp_value, expect="False, True, 'float16' or 'bfloat16'"),
     "seed": Field(int, min=0),
     "sync_after_forward": Field(bool, doc="run the forward before building the backward"),
 }, doc="training loop settings")

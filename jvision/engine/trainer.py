@@ -492,7 +492,8 @@ class Trainer:
         logs = {key: sum(_scalar(v) for v in vs) / len(vs) for key, vs in values.items()}
         logs.update(handle.logs)
         if self.loss_scaler is not None:
-            logs["loss_scale"] = self.loss_scaler.scale
+            logs["loss_scale"] = self.loss_scaler.scale      # the scale this iteration used
+            logs["step_skipped"] = float(handle.found_inf)
         if is_distributed():
             keys = sorted(logs)
             reduced = all_reduce(np.array([logs[k] for k in keys], np.float64), "mean")
