@@ -348,8 +348,11 @@ class Trainer:
                 "seed": self.seed, "model": model_cfg}
 
     def save_checkpoint(self, keep: int | None = None) -> Path | None:
-        """Save this iteration's checkpoint and keep this run's newest ``keep`` (default train.keep_ckpts)."""
+        """Save this iteration's checkpoint and keep this run's newest ``keep`` (default train.keep_ckpts).
+        Rank 0 writes; every rank records the path (error messages name it on every rank)."""
         if not is_main_process():
+            path = self.work_dir / f"iter_{self.iter:07d}.pkl"
+            self.run_checkpoints = (self.run_checkpoints + [path])[-(keep or self.keep_ckpts):]
             return None
         meta = {"epoch": self.epoch, "seed": self.seed, "world_size": self.world_size,
                 "config": self.cfg.pretty_text if self.cfg is not None else None, "run": self.run_record(),
