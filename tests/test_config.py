@@ -193,10 +193,14 @@ def test_every_readme_cfg_options_example_applies_and_validates():
         cfg.merge_from_list(options)
         import_custom(cfg)
         cfg.validate()
+        for option in options:
+            key, value = option.split("=", 1)
+            node = cfg.to_dict()
+            for part in key.lstrip("+").split("."):
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            assert node == parse_value(value), (line, option)
         checked += 1
-        if any("crop_size=(256,256)" in o for o in options):
-            assert cfg.data.train.pipeline[1].crop_size == (256, 256)
-    assert checked >= 3
+    assert checked >= 4
 
 
 def test_tools_report_a_config_mistake_in_one_line_and_debug_shows_the_traceback(tmp_path):

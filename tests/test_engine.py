@@ -436,3 +436,27 @@ def test_evaluation_in_training_and_test_shows_a_bar(tmp_path, capfd):
     trainer.evaluate()
     err = capfd.readouterr().err
     assert "val: 100%" in err and "8/8" in err
+
+
+def test_jittor_compile_lines_never_reach_the_bar():
+    from jvision.engine.stderr_filter import CompileLineFilter
+    chunks = [b"\rtoy:  10%|#  | 1/10", b"\n", b"Compiling Operators(", b"2/3) used: 3.35s eta: 1.68s \r",
+              b"Compiling Operators(3/3) used: 4.35s eta:    0s \r", b"\n", b"\rtoy:  20%|## | 2/10", b"\n",
+              b"\n", b"warning: x\n", b"Com", b"pare this\n"]
+    filt = CompileLineFilter()
+    out = b"".join(filt.feed(c) for c in chunks) + filt.flush()
+    assert out == b"\rtoy:  10%|#  | 1/10\rtoy:  20%|## | 2/10\n\nwarning: x\nCompare this\n"
+
+
+def test_the_installed_filter_forwards_everything_else_even_after_a_crash():
+    code = ("import os, jvision\n"
+            "from jvision.engine.progress import install_stderr_filter\n"
+            "assert install_stderr_filter()\n"
+            "for part in (b'a\\n', b'\\n', b'Compiling Operators(1/1) used: 2.1s eta: 0s \\r', b'\\n', b'last words\\n'):\n"
+            "    os.write(2, part)\n"
+            "os.abort()\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**ENV, "JVISION_STDERR_FILTER": "1"},
+                         capture_output=True, timeout=300)
+    assert out.returncode != 0
+    assert out.stderr.endswith(b"a\nlast words\n"), out.stderr[-500:]
+    assert b"Compiling" not in out.stderr
