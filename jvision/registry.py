@@ -18,6 +18,7 @@ import copy
 import difflib
 import importlib
 import inspect
+import os
 from typing import Any, Callable, Iterable
 
 
@@ -153,18 +154,17 @@ _SIMPLE_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "None": t
 
 
 def _simple_annotation(annotation) -> tuple | None:
-    """``(int,)``, ``(float, NoneType)``... for annotations made only of int/float/bool/str/None;
-    ``None`` (not checked) for anything else."""
+    """``(int,)``, ``(float, NoneType)``... for annotations made only of int/float/bool/str/None
+    (``"int | None"``, ``Optional[int]``, ``int``); ``None`` (not checked) for anything else."""
     if annotation is inspect.Parameter.empty:
         return None
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", None)
-    if not isinstance(text, str):
-        return None
-    parts = [p.strip() for p in text.replace("Optional[", "").rstrip("]").split("|")] \
-        if "Optional[" in text else [p.strip() for p in text.split("|")]
-    if "Optional[" in text:
-        parts.append("None")
-    if not parts or any(p not in _SIMPLE_TYPES for p in parts):
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    text = text.replace("typing.", "")
+    optional = text.startswith("Optional[") and text.endswith("]")
+    if optional:
+        text = text[len("Optional["):-1]
+    parts = [p.strip() for p in text.split("|")] + (["None"] if optional else [])
+    if any(p not in _SIMPLE_TYPES for p in parts):
         return None
     return tuple(_SIMPLE_TYPES[p] for p in parts)
 
@@ -180,7 +180,7 @@ def _fits(value, types: tuple) -> bool:
             return True
         if t is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
             return True
-        if t is str and isinstance(value, str):
+        if t is str and isinstance(value, (str, os.PathLike)):  # a path where a str is annotated is fine
             return True
     return False
 

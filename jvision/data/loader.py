@@ -28,6 +28,10 @@ import numpy as np
 import jittor as jt
 
 
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def collate(samples: list[dict]) -> dict:
     """Stack equal-shape numpy arrays and numbers into ``jt.Var``; keep everything else as lists."""
     batch: dict = {}
@@ -76,7 +80,7 @@ class DataLoader:
         self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.rank, self.world_size = rank, world_size
-        self.local_batch = batch_size // world_size if drop_last else -(-batch_size // world_size)
+        self.local_batch = batch_size // world_size if drop_last else _ceil_div(batch_size, world_size)
         self.num_workers = num_workers
         self._pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
 
@@ -86,14 +90,13 @@ class DataLoader:
         n = len(self.dataset)
         if self.drop_last:
             return n // self.batch_size
-        return -(-(-(-n // self.world_size)) // self.local_batch)
+        return _ceil_div(_ceil_div(n, self.world_size), self.local_batch)
 
     def num_batches(self) -> int:
         """Batches this rank loads per epoch (evaluation: of its shard)."""
         if self.drop_last:
             return len(self)
-        shard = len(range(self.rank, len(self.dataset), self.world_size))
-        return -(-shard // self.local_batch)
+        return _ceil_div(len(range(self.rank, len(self.dataset), self.world_size)), self.local_batch)
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         n = len(self.dataset)

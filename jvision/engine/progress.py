@@ -9,13 +9,11 @@ the ETA of a ten-second evaluation read "one hour". On a terminal, Jittor's own 
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Callable
 
+from . import stderr_filter
 from .dist import is_main_process
 
 __all__ = ["ProgressBar", "install_stderr_filter", "format_seconds"]
@@ -105,35 +103,6 @@ class ProgressBar:
         self.close()
 
 
-_FILTER: dict = {}
-
-
 def install_stderr_filter() -> bool:
-    """Route file descriptor 2 through ``stderr_filter`` (once per process; see the module docstring)."""
-    setting = os.environ.get("JVISION_STDERR_FILTER", "")
-    if setting == "0":
-        return False
-    try:
-        if setting != "1" and not os.isatty(2):
-            return False
-        ino = os.fstat(2).st_ino
-    except OSError:
-        return False
-    proc = _FILTER.get("proc")
-    if proc is not None and proc.poll() is None and _FILTER.get("ino") == ino:
-        return True
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    script = Path(__file__).with_name("stderr_filter.py")
-    try:
-        proc = subprocess.Popen([sys.executable, "-S", "-u", str(script)], stdin=read_end, stdout=2,
-                                stderr=subprocess.DEVNULL, close_fds=True)
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return False
-    os.close(read_end)
-    os.dup2(write_end, 2)
-    os.close(write_end)
-    _FILTER.update(proc=proc, ino=os.fstat(2).st_ino)
-    return True
+    """Keep Jittor's compile progress out of the bars (``stderr_filter.install``)."""
+    return stderr_filter.install()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import select
+import subprocess
 import sys
 
 MARK = b"Compiling Operators("
@@ -92,6 +93,41 @@ def main(in_fd: int = 0, out_fd: int = 1) -> int:
             _write_all(out_fd, filt.flush())
             return 0
         _write_all(out_fd, filt.feed(data))
+
+
+_INSTALLED: dict = {}
+
+
+def install(force: bool = False) -> bool:
+    """Route this process's file descriptor 2 through this script, once (again if someone replaced
+    descriptor 2 since). Only when stderr is a terminal, unless ``force`` or
+    ``JVISION_STDERR_FILTER=1``; never with ``JVISION_STDERR_FILTER=0``. Returns whether it is on."""
+    setting = os.environ.get("JVISION_STDERR_FILTER", "")
+    if setting == "0":
+        return False
+    try:
+        if not (force or setting == "1" or os.isatty(2)):
+            return False
+        ino = os.fstat(2).st_ino
+    except OSError:
+        return False
+    proc = _INSTALLED.get("proc")
+    if proc is not None and proc.poll() is None and _INSTALLED.get("ino") == ino:
+        return True
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.Popen([sys.executable, "-S", "-u", os.path.abspath(__file__)], stdin=read_end, stdout=2,
+                                stderr=subprocess.DEVNULL, close_fds=True)
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return False
+    os.close(read_end)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    _INSTALLED.update(proc=proc, ino=os.fstat(2).st_ino)
+    return True
 
 
 if __name__ == "__main__":

@@ -151,7 +151,6 @@ def evaluate(model, loader: DataLoader, metric, desc: str = "val") -> dict:
             for batch in loader:
                 metric.process(batch, model.val_step(batch))
                 bar.update()
-        bar.close()
         return metric.evaluate()
     finally:
         bar.close()
