@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     metric = METRICS.build(cfg.evaluation["metric"])
     n = len(loader.dataset)
     if is_main_process():
-        print(f"loaded {loaded}")
+        print(loaded)
         print(f"evaluating {cfg.data[split].get('type')} ({n} samples, {cfg.data[split].get('root', '')}) "
               f"with {type(metric).__name__}", flush=True)
     start = time.time()
