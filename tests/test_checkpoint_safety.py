@@ -8,7 +8,6 @@ reader: optimizer state and meta (NumPy arrays, tuples, NumPy's and Python's RNG
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
 import pickle
 import random
