@@ -90,10 +90,15 @@ def real_model_configs() -> dict:
 
 
 def train_real_models(out: Path) -> None:
+    import json
     from jvision.config import Config
     from jvision.engine import Trainer
+    from jvision.engine.dist import all_reduce, get_rank
     for name, data in real_model_configs().items():
         Trainer.from_config(Config(data, filename=f"{name}.py"), work_dir=out / name).run()
+    # metric counts beyond float32's 2**24 stay exact through the all-reduce
+    count = all_reduce(np.array([2 ** 24 + 1, 3], np.int64), "sum")
+    (out / f"count.rank{get_rank()}.json").write_text(json.dumps([int(c) for c in count]))
 
 
 @needs_mpi
@@ -109,6 +114,8 @@ def test_real_models_with_dropout_drop_path_and_nmf_match_one_process(tmp_path):
         single = read_training_checkpoint(tmp_path / "single" / name / "latest.pkl")["model"]
         mpi = read_training_checkpoint(tmp_path / "mpi" / name / "latest.pkl")["model"]
         assert _max_diff(single, mpi) < 1e-5, name
+    for rank in (0, 1):
+        assert (tmp_path / "mpi" / f"count.rank{rank}.json").read_text() == f"[{2 * (2 ** 24 + 1)}, 6]"
 
 
 @needs_mpi

@@ -33,8 +33,9 @@ def all_reduce(array, op: str = "sum") -> np.ndarray:
     if op not in ("sum", "mean"):
         raise ValueError(f"all_reduce op must be 'sum' or 'mean', got {op!r}")
     dtype = arr.dtype
-    # MPI reduces float64 exactly for integer counts up to 2**53 (confusion matrices, sample counts).
-    var = jt.array(arr.astype(np.float64))
+    # In float64, integer counts are exact up to 2**53 (confusion matrices of whole datasets, sample
+    # counts); jt.array would turn float64 into float32, exact only up to 2**24.
+    var = jt.array64(arr.astype(np.float64))
     out = var.mpi_all_reduce("add" if op == "sum" else "mean").numpy()
     return out.astype(dtype) if np.issubdtype(dtype, np.integer) and op == "sum" else out
 
