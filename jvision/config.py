@@ -16,6 +16,21 @@ Rules (as in mmcv, the convention users know):
   is an error naming the closest keys (prefix it with ``+`` to add one on purpose); new keys inside a
   section are allowed, since constructors and section checks reject unknown arguments by name.
 
+Validation (``Config.validate()``, called by every tool before it builds anything): each top-level
+section has a registered schema (``register_section``); an unknown top-level key, an unknown key
+inside a section, or a value of the wrong type or range raises ``ConfigError`` with one line naming
+the key, the value and what is expected. Names starting with ``_`` are private helpers of the file
+and are not checked. The engine registers ``model``, ``data``, ``optimizer``, ``schedule``, ``train``,
+``evaluation``, ``custom_hooks``, ``custom_imports`` and ``work_dir``; a task adds its own section
+the same way, in the module the config's ``custom_imports`` (or the task's trainer) imports::
+
+    from jvision.config import Field, Schema, register_section
+    register_section("mim", Schema({
+        "mask_ratio": Field(float, default=0.75, min=0.0, max=1.0, doc="fraction of patches masked"),
+        "target": Field(str, default="pixel", choices=("pixel", "norm_pix", "hog")),
+        "subset": Schema({"fraction": Field(float, min=0.0, max=1.0)}),
+    }, doc="masked image modelling"))
+
 A ``Config`` is an immutable-by-convention value: ``Config.fromfile`` returns a fresh object each
 time and nothing in the package holds a global config.
 """
@@ -28,7 +43,7 @@ import os
 import pprint
 import types
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -152,6 +167,200 @@ def parse_value(text: str) -> Any:
         return text
 
 
+# ------------------------------------------------------------------------------------------------
+# Validation: one schema per top-level section
+# ------------------------------------------------------------------------------------------------
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message is one line naming the key, the value and what
+    is expected (tools print it without a traceback)."""
+
+
+_MISSING = object()
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "True or False", str: "a string", dict: "a dict",
+               list: "a list", tuple: "a tuple"}
+
+
+def _is_kind(value: Any, kind) -> bool:
+    if kind is None or kind == "any":
+        return True
+    if isinstance(kind, tuple):
+        return any(_is_kind(value, k) for k in kind)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool) or _is_numpy(value, "iu")
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) or _is_numpy(value, "iuf")
+    if kind is list:
+        return isinstance(value, (list, tuple))
+    return isinstance(value, kind)
+
+
+def _is_numpy(value: Any, kinds: str) -> bool:
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and getattr(value, "ndim", 1) == 0 and dtype.kind in kinds
+
+
+class Field:
+    """One config value: its type (``int``, ``float`` (ints accepted), ``bool``, ``str``, ``dict``,
+    ``list`` (lists and tuples), a tuple of these, or ``"any"``), whether it is required, its range
+    (``min``/``max`` inclusive, ``greater`` exclusive), allowed ``choices``, the ``items`` of a list and
+    its ``length``, and for a dict with a ``type`` key the ``registry`` that builds it. ``None`` is
+    accepted when the default is ``None`` or ``nullable=True``. ``check(value)`` returns a problem
+    (or None) for rules beyond these; ``expect`` replaces the generated description in messages."""
+
+    def __init__(self, kind: Any = "any", *, required: bool = False, default: Any = _MISSING,
+                 min: float | None = None, max: float | None = None, greater: float | None = None,
+                 choices: Iterable | None = None, items: "Field | None" = None, length: int | None = None,
+                 registry: Any = None, nullable: bool | None = None, check: Callable[[Any], str | None] | None = None,
+                 expect: str | None = None, doc: str = ""):
+        self.kind, self.required, self.default = kind, required, default
+        self.min, self.max, self.greater = min, max, greater
+        self.choices = tuple(choices) if choices is not None else None
+        self.items, self.length, self.registry = items, length, registry
+        self.nullable = (default is None) if nullable is None else nullable
+        self.check, self.expect, self.doc = check, expect, doc
+
+    def expected(self) -> str:
+        if self.expect is not None:
+            return self.expect
+        if self.choices is not None:
+            text = "one of " + ", ".join(map(repr, self.choices))
+        elif isinstance(self.kind, tuple):
+            text = " or ".join(_KIND_NAMES.get(k, getattr(k, "__name__", str(k))) for k in self.kind)
+        elif self.registry is not None:
+            text = f"a dict with a 'type' registered in {self.registry.name.upper()}"
+        else:
+            text = _KIND_NAMES.get(self.kind, "any value")
+        if self.kind is list or self.items is not None:
+            count = f"{self.length} " if self.length else ""
+            each = f" ({self.items.expected()} each)" if self.items is not None else ""
+            text = f"a list of {count}items{each}"
+        bounds = []
+        if self.greater is not None:
+            bounds.append(f"> {self.greater:g}")
+        if self.min is not None:
+            bounds.append(f">= {self.min:g}")
+        if self.max is not None:
+            bounds.append(f"<= {self.max:g}")
+        if bounds:
+            text += " " + " and ".join(bounds)
+        if self.nullable:
+            text += " (or None)"
+        return text
+
+    def validate(self, value: Any, path: str) -> None:
+        if value is None and self.nullable:
+            return
+        if value is None or not _is_kind(value, self.kind if self.items is None else list):
+            raise ConfigError(f"{path} = {value!r}: expected {self.expected()}")
+        if self.choices is not None and value not in self.choices:
+            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{path} = {value!r}: expected {self.expected()}{hint}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not (value == value):
+            raise ConfigError(f"{path} = {value!r}: expected {self.expected()}")
+        for bound, ok in ((self.min, lambda v, b: v >= b), (self.max, lambda v, b: v <= b),
+                          (self.greater, lambda v, b: v > b)):
+            if bound is not None and isinstance(value, (int, float)) and not ok(value, bound):
+                raise ConfigError(f"{path} = {value!r}: expected {self.expected()}")
+        if self.items is not None or self.length is not None:
+            if self.length is not None and len(value) != self.length:
+                raise ConfigError(f"{path} = {value!r}: expected {self.expected()}")
+            if self.items is not None:
+                for i, item in enumerate(value):
+                    self.items.validate(item, f"{path}.{i}")
+        if self.registry is not None and isinstance(value, dict):
+            check_buildable(value, self.registry, path)
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise ConfigError(f"{path} = {value!r}: {problem}")
+
+
+class Schema:
+    """The keys of one config section (``fields``: name -> ``Field`` or nested ``Schema``).
+
+    ``open=True`` accepts keys the schema does not list (for sections validated elsewhere);
+    ``check(section, path)`` runs after the keys, for rules that involve several of them.
+    """
+
+    def __init__(self, fields: Mapping[str, "Field | Schema"] | None = None, *, open: bool = False,
+                 required: bool = False, doc: str = "",
+                 check: Callable[[dict, str], None] | None = None):
+        self.fields, self.open, self.required, self.doc, self.check = dict(fields or {}), open, required, doc, check
+
+    def validate(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} = {value!r}: expected a dict" + (f" ({self.doc})" if self.doc else ""))
+        if not self.open:
+            for key in value:
+                if key not in self.fields:
+                    close = difflib.get_close_matches(str(key), list(self.fields), n=1, cutoff=0.5)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ConfigError(f"unknown key {path}.{key} = {value[key]!r}{hint}; {path} takes "
+                                      f"{', '.join(sorted(self.fields))}")
+        for key, spec in self.fields.items():
+            where = f"{path}.{key}"
+            if key not in value:
+                if spec.required:
+                    raise ConfigError(f"{where} is required" + (f": {spec.doc}" if spec.doc else ""))
+                continue
+            spec.validate(value[key], where)
+        if self.check is not None:
+            self.check(value, path)
+
+
+def check_buildable(cfg: dict, registry, path: str) -> None:
+    """Raise ``ConfigError`` (naming ``path``) unless ``registry`` can build ``cfg``: a known ``type``
+    and arguments that fit its signature (names, and the simple types it annotates). Arguments that
+    are themselves configs of the same registry (a segmentor's ``decode_head``) are checked too."""
+    try:
+        registry.check(cfg)
+    except (KeyError, TypeError, ValueError) as exc:
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise ConfigError(f"{path}: {message}") from None
+    for key, value in cfg.items():
+        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
+        for i, item in items:
+            if isinstance(item, dict) and isinstance(item.get("type"), str) and item["type"] in registry:
+                check_buildable(item, registry, f"{path}.{key}" + ("" if i is None else f".{i}"))
+
+
+#: Top-level section name -> ``Schema`` (or ``Field``); see ``register_section``.
+SECTIONS: dict[str, "Schema | Field"] = {}
+#: Modules imported before validating, so that the sections they register are known.
+SECTION_MODULES = ["jvision.engine"]
+
+
+def register_section(name: str, schema: "Schema | Field", replace: bool = False) -> None:
+    """Declare a top-level config section, so ``Config.validate`` checks it (module docstring)."""
+    if name in SECTIONS and SECTIONS[name] is not schema and not replace:
+        raise KeyError(f"config section {name!r} is already registered")
+    SECTIONS[name] = schema
+
+
+def validate_config(data: Mapping[str, Any], filename: str | None = None) -> None:
+    """Check every top-level key of ``data`` against its registered section (``ConfigError``)."""
+    import importlib
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
+    where = f"config {filename}: " if filename else "config: "
+    try:
+        for key, value in data.items():
+            if str(key).startswith("_"):
+                continue  # the file's private helpers (``_mean = ...``)
+            if key not in SECTIONS:
+                close = difflib.get_close_matches(str(key), list(SECTIONS), n=1, cutoff=0.5)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"unknown top-level key {key!r}{hint}; known sections: "
+                                  f"{', '.join(sorted(SECTIONS))} (names starting with '_' are private helpers)")
+            SECTIONS[key].validate(value, key)
+        for key, schema in SECTIONS.items():
+            if getattr(schema, "required", False) and key not in data:
+                raise ConfigError(f"section {key!r} is required" + (f" ({schema.doc})" if schema.doc else ""))
+    except ConfigError as exc:
+        raise ConfigError(where + str(exc)) from None
+
+
 class Config:
     """A resolved configuration: attribute access, overrides, dump."""
 
@@ -240,6 +449,11 @@ class Config:
             key, value = item.split("=", 1)
             options[key.strip()] = parse_value(value.strip())
         self.merge_from_dict(options)
+
+    def validate(self) -> "Config":
+        """Check every section against its schema (``ConfigError`` naming key, value, expectation)."""
+        validate_config(self._data, self.filename)
+        return self
 
     # -- output --------------------------------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ import copy
 import difflib
 import importlib
 import inspect
+import os
 from typing import Any, Callable, Iterable
 
 
@@ -84,19 +85,29 @@ class Registry:
         return f"Registry({self.name!r}, {len(self._table)} entries)"
 
     # -- building -----------------------------------------------------------------------------
-    def build(self, cfg: dict | Any, **default_args) -> Any:
-        """Instantiate ``cfg['type']`` with the remaining keys (plus ``default_args``)."""
+    def check(self, cfg: dict | Any, **default_args) -> Callable:
+        """What ``build`` checks before constructing: a dict with a registered ``type`` whose
+        signature takes the other keys, with values of the simple types it annotates (``int``,
+        ``float``, ``bool``, ``str``, optionally ``| None``). Returns the class or function."""
         if not isinstance(cfg, dict):
             raise TypeError(f"{self.name} config must be a dict with a 'type' key, got "
                             f"{type(cfg).__name__}: {cfg!r}")
         if "type" not in cfg:
             raise KeyError(f"{self.name} config has no 'type' key: {dict(cfg)!r}")
+        typ = cfg["type"]
+        obj = typ if callable(typ) else self.get(typ)
+        args = {k: v for k, v in cfg.items() if k != "type"}
+        for key, value in default_args.items():
+            args.setdefault(key, value)
+        check_arguments(obj, args, self.name)
+        return obj
+
+    def build(self, cfg: dict | Any, **default_args) -> Any:
+        """Instantiate ``cfg['type']`` with the remaining keys (plus ``default_args``)."""
+        obj = self.check(cfg, **default_args)
         args = {k: copy.deepcopy(v) for k, v in cfg.items() if k != "type"}
         for key, value in default_args.items():
             args.setdefault(key, value)
-        typ = cfg["type"]
-        obj = typ if callable(typ) else self.get(typ)
-        _check_arguments(obj, args, self.name)
         try:
             return obj(**args)
         except TypeError as exc:
@@ -107,7 +118,9 @@ def _name(obj) -> str:
     return getattr(obj, "__name__", repr(obj))
 
 
-def _check_arguments(obj: Callable, args: dict, registry_name: str) -> None:
+def check_arguments(obj: Callable, args: dict, registry_name: str) -> None:
+    """Raise ``TypeError`` unless ``obj(**args)`` fits ``obj``'s signature (names, required
+    arguments, and the simple types it annotates); the message names the argument and the signature."""
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
@@ -129,6 +142,47 @@ def _check_arguments(obj: Callable, args: dict, registry_name: str) -> None:
     if missing:
         raise TypeError(f"{registry_name} {_name(obj)!r} is missing required argument(s) "
                         f"{', '.join(map(repr, missing))}; signature: {_name(obj)}{sig}")
+    for key, value in args.items():
+        if key in params:
+            expected = _simple_annotation(params[key].annotation)
+            if expected is not None and not _fits(value, expected):
+                names = " | ".join("None" if t is type(None) else t.__name__ for t in expected)
+                raise TypeError(f"{registry_name} {_name(obj)!r}: argument {key}={value!r} should be {names}")
+
+
+_SIMPLE_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}
+
+
+def _simple_annotation(annotation) -> tuple | None:
+    """``(int,)``, ``(float, NoneType)``... for annotations made only of int/float/bool/str/None
+    (``"int | None"``, ``Optional[int]``, ``int``); ``None`` (not checked) for anything else."""
+    if annotation is inspect.Parameter.empty:
+        return None
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    text = text.replace("typing.", "")
+    optional = text.startswith("Optional[") and text.endswith("]")
+    if optional:
+        text = text[len("Optional["):-1]
+    parts = [p.strip() for p in text.split("|")] + (["None"] if optional else [])
+    if any(p not in _SIMPLE_TYPES for p in parts):
+        return None
+    return tuple(_SIMPLE_TYPES[p] for p in parts)
+
+
+def _fits(value, types: tuple) -> bool:
+    import numbers
+    for t in types:
+        if t is type(None) and value is None:
+            return True
+        if t is bool and isinstance(value, bool):
+            return True
+        if t is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return True
+        if t is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return True
+        if t is str and isinstance(value, (str, os.PathLike)):  # a path where a str is annotated is fine
+            return True
+    return False
 
 
 MODELS = Registry("models", search_modules=["jvision.models"])

@@ -398,8 +398,8 @@ evaluation = dict(metric=dict(type="Accuracy", topk=(1, 2)))
 
     # the same weights as an "official" PyTorch file of the backbone (keys without "backbone.")
     from jvision.convert import save_state_dict
-    from jvision.engine.checkpoint import load_checkpoint
-    state = load_checkpoint(ckpt)["model"]
+    from jvision.engine.checkpoint import read_training_checkpoint
+    state = read_training_checkpoint(ckpt)["model"]
     pth = save_state_dict({k[len("backbone."):]: v for k, v in state.items()}, tmp_path / "official.pth")
     out2 = tmp_path / "eval_official.json"
     assert tool.main([str(cfg_file), str(pth), "--out", str(out2)]) == 0

@@ -91,3 +91,144 @@ def test_registry_errors_name_alternatives():
         build(dict(type="ResNetLike"), reg)
     with pytest.raises(KeyError, match="already registered"):
         reg.register(name="ResNetLike", obj=dict)
+
+
+# ------------------------------------------------------------------------------------------------
+# validation: every mistake is one line naming the key, the value and what is expected
+# ------------------------------------------------------------------------------------------------
+import shlex  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from conftest import REPO  # noqa: E402
+from jvision.config import ConfigError, Field, Schema, SECTIONS, register_section  # noqa: E402
+
+TOY = REPO / "tests" / "configs" / "toy.py"
+
+
+def _error(options=(), path=TOY, extra_text=None, tmp_path=None) -> str:
+    import toy_components  # noqa: F401
+    if extra_text is not None:
+        path = tmp_path / "cfg.py"
+        path.write_text(f"_base_ = {str(TOY)!r}\n{extra_text}\n")
+    cfg = Config.fromfile(path)
+    cfg.merge_from_list(list(options))
+    with pytest.raises(ConfigError) as err:
+        cfg.validate()
+    message = str(err.value)
+    assert "\n" not in message, message
+    return message
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["train.max_iters=abc"], "train.max_iters = 'abc': expected an integer >= 1"),
+    (["optimizer.lr=fast"], "optimizer.lr = 'fast': expected a number > 0"),
+    (["optimizer.lr=-1"], "optimizer.lr = -1: expected a number > 0"),
+    (["train.keep_ckpts=0"], "train.keep_ckpts = 0: expected an integer >= 1"),
+    (["train.amp=half"], "train.amp = 'half': expected False, True, 'float16' or 'bfloat16'"),
+    (["optimizer.betas=(0.9,)"], "optimizer.betas = (0.9,): expected a list of 2 items"),
+    (["optimizer.type=Adamw"], "optimizer.type = 'Adamw': expected one of 'Adam', 'AdamW', 'SGD'"),
+    (["optimizer.momentun=0.9"], "unexpected argument"),
+    (["data.batchsize=4"], "unknown key data.batchsize = 4 (did you mean 'batch_size'?)"),
+    (["data.train.pipeline.0.scael=0.1"], "data.train.pipeline.0: transforms 'ToyJitter' got unknown argument(s) 'scael'"),
+    (["schedule.type=linear"], "schedule.type = 'linear': expected one of"),
+    (["evaluation={'metirc':{'type':'ToyMSE'}}"], "unknown key evaluation.metirc"),
+    (["model.hidden=16.5"], "model: models 'ToyMLP': argument hidden=16.5 should be int"),
+])
+def test_config_mistakes_name_key_value_and_expectation(options, expected):
+    message = _error(options)
+    assert message.startswith(f"config {TOY}: ")
+    assert expected in message or (expected == "unexpected argument" and "momentun" in message), message
+
+
+def test_misspelt_top_level_sections_and_nested_model_values(tmp_path):
+    assert "unknown top-level key 'trian' (did you mean 'train'?)" in _error(extra_text="trian = dict(max_iters=3)",
+                                                                            tmp_path=tmp_path)
+    assert "(did you mean 'optimizer'?)" in _error(extra_text="optimiser = dict(lr=1.0)", tmp_path=tmp_path)
+    assert "did you mean 'metric'" in _error(extra_text="evaluation = dict(_delete_=True, metirc=dict(type='ToyMSE'))",
+                                             tmp_path=tmp_path)
+    _error(extra_text="_private_helper = 3\nevaluation = dict(metric=dict(type='Nope'))", tmp_path=tmp_path)
+    import jseg  # noqa: F401  (registers the segmentor and its head)
+    seg = REPO / "configs" / "segnext" / "segnext_t_ade20k.py"
+    message = _error(["model.decode_head.num_classes=9.5"], path=seg)
+    assert "model.decode_head: models 'LightHamHead': argument num_classes=9.5 should be int" in message
+
+
+def test_task_sections_register_a_schema_and_are_validated(tmp_path):
+    register_section("toy_task", Schema({"mask_ratio": Field(float, min=0.0, max=1.0),
+                                         "target": Field(str, choices=("pixel", "hog"))}))
+    try:
+        assert "toy_task.mask_ratio = 1.5: expected a number >= 0 and <= 1" in _error(
+            extra_text="toy_task = dict(mask_ratio=1.5)", tmp_path=tmp_path)
+        assert "unknown key toy_task.mask_ratoi" in _error(extra_text="toy_task = dict(mask_ratoi=0.5)",
+                                                           tmp_path=tmp_path)
+        assert "(did you mean 'hog'?)" in _error(extra_text="toy_task = dict(target='hgo')", tmp_path=tmp_path)
+        path = tmp_path / "ok.py"
+        path.write_text(f"_base_ = {str(TOY)!r}\ntoy_task = dict(mask_ratio=0.75, target='pixel')\n")
+        Config.fromfile(path).validate()
+    finally:
+        del SECTIONS["toy_task"]
+
+
+def test_every_readme_cfg_options_example_applies_and_validates():
+    """The README's own ``--cfg-options`` examples, shell-split, on their configs (or a SegNeXt one)."""
+    import jseg  # noqa: F401
+    from jvision.engine.trainer import import_custom
+    checked = 0
+    for line in (REPO / "README.md").read_text().splitlines():
+        if "--cfg-options" not in line or "tools/" not in line:
+            continue
+        words = shlex.split(line, comments=True)
+        tool = next(i for i, w in enumerate(words) if w.startswith("tools/"))
+        config = REPO / words[tool + 1]
+        if not config.is_file():
+            config = REPO / "configs" / "segnext" / "segnext_t_ade20k.py"
+        start = words.index("--cfg-options") + 1
+        options = []
+        for w in words[start:]:
+            if w.startswith("--"):
+                break
+            options.append(w)
+        cfg = Config.fromfile(config)
+        cfg.merge_from_list(options)
+        import_custom(cfg)
+        cfg.validate()
+        for option in options:
+            key, value = option.split("=", 1)
+            node = cfg.to_dict()
+            for part in key.lstrip("+").split("."):
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            assert node == parse_value(value), (line, option)
+        checked += 1
+    assert checked >= 4
+
+
+def test_tools_report_a_config_mistake_in_one_line_and_debug_shows_the_traceback(tmp_path):
+    cmd = [sys.executable, "tools/train.py", str(TOY), "--work-dir", str(tmp_path / "w"),
+           "--cfg-options", "train.max_iters=abc"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO / "tests")}
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: config {TOY}: train.max_iters = 'abc': expected an integer >= 1"]
+    assert not (tmp_path / "w" / "config.py").exists()
+    from jvision.cli import run_tool
+
+    def main(argv):
+        raise ConfigError("config x.py: train.max_iters = 'abc': expected an integer >= 1")
+    assert run_tool(main, ["x.py"]) == 2
+    with pytest.raises(ConfigError):
+        run_tool(main, ["x.py", "--debug"])
+
+
+def test_every_config_of_the_repository_validates():
+    import jseg  # noqa: F401
+    import toy_components  # noqa: F401
+    from jvision.engine.trainer import import_custom
+    files = sorted(p for p in (REPO / "configs").rglob("*.py") if "_base_" not in p.parts) + [TOY]
+    for path in files:
+        cfg = Config.fromfile(path)
+        import_custom(cfg)
+        cfg.validate()
+    assert len(files) > 30

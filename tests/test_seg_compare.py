@@ -33,7 +33,7 @@ def test_compare_cli_passes_on_segnext_fixtures(parity_dir, tmp_path):
 
 
 def test_fixture_bases_matter_and_gradient_option_keeps_the_forward(parity_dir):
-    from jseg.models.checkpoint import load_state_dict
+    from jvision.convert import load_state_dict
     from jseg.models.segnext import build_head_from_official, run_head
     folder = parity_dir / "segnext" / "segnext_tiny"
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -42,14 +42,14 @@ def test_fixture_bases_matter_and_gradient_option_keeps_the_forward(parity_dir):
     state = {k[len("decode_head."):]: v for k, v in weights.items() if k.startswith("decode_head.")}
     kwargs = dict(manifest["constructor_kwargs"]["decode_head"])
     head = build_head_from_official(kwargs)
-    load_state_dict(head, state)
+    load_state_dict(head, state, log=None)
     head.eval()
     ours = run_head(head, io, {})
     np.testing.assert_allclose(ours["head_logits"], io["head_logits"], rtol=1e-4, atol=1e-4)
     # JSeg's one-step-gradient policy changes the backward only
     kwargs["ham_kwargs"] = dict(kwargs["ham_kwargs"], grad_through_steps=False)
     one_step = build_head_from_official(kwargs)
-    load_state_dict(one_step, state)
+    load_state_dict(one_step, state, log=None)
     one_step.eval()
     np.testing.assert_allclose(run_head(one_step, io, {})["head_logits"], io["head_logits"], rtol=1e-4, atol=1e-4)
     # without the fixture's bases (our seeded evaluation draw) the NMF output differs: the check is sensitive

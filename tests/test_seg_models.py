@@ -11,7 +11,7 @@ import jittor as jt
 
 import jseg  # noqa: F401  (registers the toolbox)
 from jseg.models import ConvModule, EncoderDecoder, LightHamHead
-from jseg.models.checkpoint import WeightsLoadError, load_state_dict
+from jvision.convert import StateDictMismatchError, load_state_dict
 from jseg.models.losses import CrossEntropyLoss, cross_entropy
 from jseg.transforms.tta import TestTimeAug, aug_predict, slide_predict
 from jvision.ops.nmf import NMF2D, nmf2d, normalize_bases, parse_ham_kwargs, seeded_bases
@@ -304,15 +304,15 @@ def test_configuration_errors_are_clear(tmp_path):
     np.testing.assert_array_equal(model.backbone.state_dict()[k].numpy(), state[k])
     state.pop(k)
     np.savez(tmp_path / "broken.npz", **state)
-    with pytest.raises(WeightsLoadError, match=f"missing     {k}"):
+    with pytest.raises(StateDictMismatchError, match=f"missing     {k}"):
         model.init_backbone(str(tmp_path / "broken.npz"))
     head = LightHamHead([16, 32, 64], 16, num_classes=4, ham_channels=16, norm_cfg=dict(type="GN", num_groups=4))
     state = {k: v.numpy() for k, v in head.state_dict().items()}
     state["conv_seg.weight"] = state["conv_seg.weight"][:2]
     state.pop("align.gn.bias")
     state["extra.weight"] = np.zeros(1)
-    with pytest.raises(WeightsLoadError) as err:
-        load_state_dict(head, state, source="ckpt.pth")
+    with pytest.raises(StateDictMismatchError) as err:
+        load_state_dict(head, state, source="ckpt.pth", log=None)
     msg = str(err.value)
     assert "missing     align.gn.bias" in msg and "unexpected  extra.weight" in msg and "conv_seg.weight" in msg
 

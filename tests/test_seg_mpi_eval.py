@@ -45,9 +45,9 @@ def evaluate_split(weights: str, split_file: str) -> dict:
     from jvision.config import Config
     from jvision.engine.trainer import build_val_loader, evaluate
     from jvision.registry import METRICS
-    from jseg.models.checkpoint import load_state_dict
+    from jvision.convert import load_state_dict
     model = build_model()
-    load_state_dict(model, dict(np.load(weights)), source=weights)
+    load_state_dict(model, dict(np.load(weights)), source=weights, log=None)
     cfg = Config(dict(data=dict(val_batch_size=2, val=dict(**SCENES, split="val", split_file=split_file, pipeline=[
         dict(type="Normalize", mean=MEAN, std=STD), dict(type="PackSegInputs")])), train=dict(seed=0)))
     loader = build_val_loader(cfg)

@@ -92,3 +92,104 @@ class ToySleep(Hook):
     def after_iter(self, trainer, logs):
         import time
         time.sleep(self.seconds)
+
+
+class ToyInterrupt(Exception):
+    """Raised by ``ToyStopAt`` to interrupt a run in the middle (in-process)."""
+
+
+@HOOKS.register(force=True)
+class ToyStopAt(Hook):
+    """Raises ``ToyInterrupt`` after iteration ``at`` (after its checkpoint: priority 90)."""
+
+    priority = 90
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def after_iter(self, trainer, logs):
+        if trainer.iter == self.at:
+            raise ToyInterrupt(f"stopped at iteration {self.at}")
+
+
+@HOOKS.register(force=True)
+class ToyRecorder(Hook):
+    """Records which hook events ran; ``fail_on_failure`` makes ``after_failure`` itself raise."""
+
+    events: list = []
+
+    def __init__(self, fail_on_failure: bool = False):
+        self.fail_on_failure = fail_on_failure
+        ToyRecorder.events = []
+
+    def after_val(self, trainer, metrics):
+        ToyRecorder.events.append("after_val")
+
+    def after_run(self, trainer):
+        ToyRecorder.events.append("after_run")
+
+    def after_failure(self, trainer, exc):
+        ToyRecorder.events.append(f"after_failure:{type(exc).__name__}")
+        if self.fail_on_failure:
+            raise RuntimeError("a hook failing while handling the error")
+
+
+@MODELS.register(force=True)
+class ToyGAN(nn.Module):
+    """A generator regressing y from x and a hinge discriminator on (x, y) pairs, stepped by two
+    optimizers inside ``train_step(batch, optim)``; ``ema_weight`` follows the generator's first
+    layer in ``after_train_iter`` (a momentum target, kept in the state dict)."""
+
+    def __init__(self, dim: int = 8, hidden: int = 16):
+        super().__init__()
+        self.generator = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.discriminator = nn.Sequential(nn.Linear(dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.ema_weight = jt.zeros((hidden, dim)).stop_grad()
+        self.after_calls = []
+
+    def train_step(self, batch, optim):
+        x, y = batch["x"], batch["y"]
+        fake = self.generator(x)
+        d_real = self.discriminator(jt.concat([x, y], 1))
+        d_fake = self.discriminator(jt.concat([x, fake.detach()], 1))
+        loss_d = nn.relu(1 - d_real).mean() + nn.relu(1 + d_fake).mean()
+        optim.step("discriminator", loss_d)
+        loss_g = -self.discriminator(jt.concat([x, fake], 1)).mean() * 0.1 + ((fake - y) ** 2).mean()
+        optim.step("generator", loss_g)
+        return {"loss": loss_g, "loss_d": loss_d}
+
+    def after_train_iter(self, iteration, max_iters):
+        self.after_calls.append((iteration, max_iters))
+        self.ema_weight.update((0.9 * self.ema_weight + 0.1 * self.generator[0].weight).stop_grad())
+
+    def val_step(self, batch):
+        return self.generator(batch["x"]).numpy()
+
+
+@DATASETS.register(force=True)
+class ToyImages(BaseDataset):
+    """Random 3xSxS images with a class label and a label map (for tiny real models)."""
+
+    def __init__(self, num_samples: int = 8, size: int = 32, num_classes: int = 4, seed: int = 0, pipeline=None):
+        super().__init__(pipeline)
+        rng = np.random.default_rng(seed)
+        self.img = rng.standard_normal((num_samples, 3, size, size)).astype(np.float32)
+        self.label = rng.integers(0, num_classes, num_samples).astype(np.int32)
+        self.seg = rng.integers(0, num_classes, (num_samples, size, size)).astype(np.int32)
+
+    def __len__(self):
+        return len(self.img)
+
+    def load(self, idx):
+        return {"img": self.img[idx].copy(), "gt_label": self.label[idx], "gt_seg": self.seg[idx].copy(),
+                "meta": {"index": idx}}
+
+
+@MODELS.register(force=True)
+class ToyMLPStepping(ToyMLP):
+    """``ToyMLP`` stepping its one optimizer itself through the trainer's handle."""
+
+    def train_step(self, batch, optim):
+        out = super().train_step(batch)
+        optim.step(out["loss"])
+        return out

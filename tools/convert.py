@@ -27,21 +27,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
+from jvision.cli import add_debug_flag, run_tool  # noqa: E402
 from jvision.convert import read_state_dict, save_state_dict  # noqa: E402
-from jvision.convert.state_dict import (BATCH_COUNTER, CheckpointReadError, match_state_dict,  # noqa: E402
-                                        model_state_shapes)
+from jvision.convert.state_dict import BATCH_COUNTER, match_state_dict, model_state_shapes  # noqa: E402
 
 
 def build_model(spec: str, num_classes: int | None = None):
     """A registered model name, or a config file defining ``model = dict(type=...)``."""
     from jvision.registry import MODELS
     if spec.endswith(".py"):
-        try:
-            from jvision.config import Config
-            cfg = Config.fromfile(spec).to_dict()
-        except ImportError:
-            import runpy
-            cfg = runpy.run_path(spec)
+        from jvision.config import Config
+        cfg = Config.fromfile(spec).to_dict()
         if "model" not in cfg:
             raise KeyError(f"{spec}: the config defines no 'model'")
         model_cfg = dict(cfg["model"])
@@ -78,6 +74,7 @@ def main(argv=None) -> int:
                         help="model keys that may be absent (e.g. 'head.*'); repeatable")
     parser.add_argument("--ignore-unexpected", action="append", default=[], metavar="GLOB",
                         help="checkpoint keys that may be left over; repeatable")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     state, where = read_state_dict(args.src, args.key)
@@ -117,8 +114,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (CheckpointReadError, FileNotFoundError, KeyError, TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(run_tool(main))

@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     from jvision.data.loader import collate
     from jvision.engine.trainer import import_custom
     from jvision.registry import MODELS
-    from jseg.models.checkpoint import load_weights
+    from jvision.convert import load_checkpoint
     from jseg.visualize import overlay, save_image
 
     if not 0 <= args.alpha <= 1:
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     if isinstance(model_cfg.get("backbone"), dict):
         model_cfg["backbone"] = {k: v for k, v in model_cfg["backbone"].items() if k != "init_cfg"}
     model = MODELS.build(model_cfg)
-    load_weights(model, args.checkpoint)
+    load_checkpoint(model, args.checkpoint)
     model.eval()
     num_classes = getattr(model, "num_classes", None)
     classes, palette, pipeline_cfg = _dataset_info(cfg, num_classes)

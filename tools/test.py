@@ -2,21 +2,21 @@
 """Evaluate a checkpoint on a config's validation (or test) set, for any task.
 
     python tools/test.py CONFIG CHECKPOINT [--data-root DIR] [--split val|test] [--batch-size N]
-                         [--cfg-options a.b=1 ...] [--out FILE]
+                         [--cfg-options a.b=1 ...] [--out FILE] [--work-dir DIR]
     mpirun -np 2 python tools/test.py CONFIG CHECKPOINT      # shards the set; metrics are all-reduced
 
-CHECKPOINT is one of ours (``work_dirs/<name>/iter_*.pkl`` or ``latest.pkl``: a pickle with
-``model``/``optimizer``/``meta``), loaded strictly into the whole model, or an official file
-(``.pth``, ``.pth.tar``, ``.pt``, ``.bin``, ``.safetensors``, ...) read without PyTorch through
-``jvision.convert.load_checkpoint`` (strict, with a table of missing / unexpected / mismatched
-keys). An official checkpoint goes into ``model.official_checkpoint_module()`` when the model
-defines it (the classifier: its backbone, whose keys carry no ``backbone.`` prefix), else into the
-whole model.
+CHECKPOINT is one of ours (``work_dirs/<name>/iter_*.pkl`` or ``latest.pkl``) or an official file
+(``.pth``, ``.pth.tar``, ``.pt``, ``.bin``, ``.safetensors``, ...). Either loads through
+``jvision.convert.load_checkpoint``, the project's one loader: no PyTorch needed, no code in the file
+runs, loading is strict (a table of missing / unexpected / mismatched keys otherwise). An official
+checkpoint goes into ``model.official_checkpoint_module()`` when the model defines it and the file
+fits that part (the classifier: its backbone, whose keys carry no ``backbone.`` prefix).
 
 The model is built from ``model`` in the config, the data from ``data.<split>`` (``--data-root``
-replaces its ``root``), the metric from ``evaluation.metric``; the loop is the engine's
-``evaluate`` (``model.val_step`` + the metric). The metrics are printed as a table and written as
-JSON (default: ``work_dirs/<config name>/test_<checkpoint name>_<split>.json``).
+replaces its ``root``), the metric from ``evaluation.metric``; the loop is the engine's ``evaluate``
+(``model.val_step`` + the metric) with a progress bar. The metrics are printed as a table and written
+as JSON beside the checkpoint (``<checkpoint folder>/test_<checkpoint name>_<split>.json``; ``--out``
+or ``--work-dir`` choose another place).
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ import argparse
 import importlib
 import importlib.util
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jvision  # noqa: E402,F401  (configures Jittor before anything imports it)
-from jvision.config import Config  # noqa: E402
+from jvision.cli import add_debug_flag, run_tool  # noqa: E402
+from jvision.config import Config, ConfigError  # noqa: E402
 from jvision.registry import METRICS, MODELS  # noqa: E402
 
 
@@ -46,51 +46,21 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, help="global evaluation batch (default: data.val_batch_size)")
     p.add_argument("--key", help="official checkpoints: the entry holding the weights (e.g. state_dict_ema); "
                                  "default: found automatically")
-    p.add_argument("--official", action="store_true",
-                   help="treat CHECKPOINT as an official file even if it looks like one of ours")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override config values, e.g. data.num_workers=4")
-    p.add_argument("--work-dir", help="where to write the results (default: work_dirs/<config name>)")
-    p.add_argument("--out", help="JSON file for the metrics (default: <work dir>/test_<ckpt>_<split>.json)")
+    p.add_argument("--work-dir", help="folder for the results (default: the checkpoint's folder)")
+    p.add_argument("--out", help="JSON file for the metrics (default: <folder>/test_<ckpt>_<split>.json)")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
-def is_jvision_checkpoint(path: Path) -> bool:
-    """A pickle holding ``model`` and ``meta`` (what ``jvision.engine.checkpoint`` writes)."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(1) != b"\x80":  # pickle protocol >= 2; zip-based .pth files start with 'PK'
-                return False
-            f.seek(0)
-            state = pickle.load(f)
-    except Exception:  # noqa: BLE001 - anything unreadable as a plain pickle is not ours
-        return False
-    return isinstance(state, dict) and "model" in state and "meta" in state
+def load_weights(model, path: Path, key: str | None = None) -> str:
+    """Load ``path`` into ``model`` (``jvision.convert.load_checkpoint``); a one-line description."""
+    from jvision.convert import load_checkpoint
 
-
-def load_weights(model, path: Path, official: bool = False, key: str | None = None) -> str:
-    """Load ``path`` into ``model``; returns a one-line description of what was loaded."""
-    from jvision.engine.checkpoint import load_checkpoint
-    from jvision.engine.trainer import load_model_state
-
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    target = model.official_checkpoint_module() if hasattr(model, "official_checkpoint_module") else model
-    if not official and is_jvision_checkpoint(path):
-        state = load_checkpoint(path)
-        # a training checkpoint of this model shares its keys; converted weights of the part an
-        # official checkpoint describes (e.g. tools/convert.py output for a backbone) do not
-        if target is model or set(state["model"]) & set(model.state_dict()):
-            load_model_state(model, state["model"], source=str(path))
-            it = state["meta"].get("iter")
-            return f"jvision checkpoint {path}" + (f" (iteration {it})" if it is not None else "")
-    try:
-        from jvision.convert import load_checkpoint as load_official
-    except ImportError as exc:  # pragma: no cover - the converter ships with the package
-        raise ImportError(f"{path} is not a jvision checkpoint and jvision.convert is unavailable: {exc}") from exc
-    load_official(target, path, strict=True, key=key)
-    where = "" if target is model else f" into {type(target).__name__}"
-    return f"{path} through jvision.convert{where}"
+    report = load_checkpoint(model, path, strict=True, key=key, log=None)
+    it = (report.meta or {}).get("iter")
+    return report.summary() + (f" (iteration {it})" if isinstance(it, int) else "")
 
 
 def format_table(metrics: dict, title: str) -> str:
@@ -102,6 +72,13 @@ def format_table(metrics: dict, title: str) -> str:
     out += [f"| {k:<{w1}} | {v:>{w2}} |" for k, v in rows]
     out.append(line)
     return "\n".join(out)
+
+
+def results_path(args, ckpt_path: Path, split: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    folder = Path(args.work_dir) if args.work_dir else ckpt_path.parent
+    return folder / f"test_{ckpt_path.resolve().name.split('.')[0]}_{split}.json"
 
 
 def main(argv=None) -> int:
@@ -117,33 +94,35 @@ def main(argv=None) -> int:
     split = args.split
     data = cfg.get("data") or {}
     if not data.get(split):
-        raise KeyError(f"config {args.config} has no data.{split} section to evaluate")
+        raise ConfigError(f"config {args.config} has no data.{split} section to evaluate")
     if not cfg.get("evaluation") or "metric" not in cfg.evaluation:
-        raise KeyError(f"config {args.config} has no evaluation.metric")
+        raise ConfigError(f"config {args.config} has no evaluation.metric")
     if args.data_root:
         cfg.data[split]["root"] = args.data_root
     if args.batch_size:
         cfg.data["val_batch_size"] = args.batch_size
+    cfg.validate()
+    ckpt_path = Path(args.checkpoint)
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
 
     model = MODELS.build(cfg.model)
-    ckpt_path = Path(args.checkpoint)
-    loaded = load_weights(model, ckpt_path, official=args.official, key=args.key)
+    loaded = load_weights(model, ckpt_path, key=args.key)
     loader = build_val_loader(cfg, split)
     metric = METRICS.build(cfg.evaluation["metric"])
     n = len(loader.dataset)
     if is_main_process():
-        print(f"loaded {loaded}")
+        print(loaded)
         print(f"evaluating {cfg.data[split].get('type')} ({n} samples, {cfg.data[split].get('root', '')}) "
-              f"with {type(metric).__name__}")
+              f"with {type(metric).__name__}", flush=True)
     start = time.time()
-    results = evaluate(model, loader, metric)
+    results = evaluate(model, loader, metric, desc=f"test {split}")
     seconds = time.time() - start
 
     if is_main_process():
         print(format_table(results, f"{cfg.name} | {ckpt_path.resolve().name} | {split} | {seconds:.1f} s, "
                                     f"{n / max(seconds, 1e-9):.1f} samples/s"))
-        work_dir = Path(args.work_dir or cfg.get("work_dir") or Path("work_dirs") / cfg.name)
-        out = Path(args.out) if args.out else work_dir / f"test_{ckpt_path.resolve().name.split('.')[0]}_{split}.json"
+        out = results_path(args, ckpt_path, split)
         out.parent.mkdir(parents=True, exist_ok=True)
         record = {"config": str(args.config), "checkpoint": str(ckpt_path.resolve()), "split": split,
                   "samples": n, "seconds": round(seconds, 3), "metrics": results}
@@ -153,4 +132,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))

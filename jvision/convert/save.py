@@ -11,7 +11,7 @@ import numpy as np
 
 from .torch_file import write_torch_file
 
-__all__ = ["save_state_dict", "TORCH_SUFFIXES"]
+__all__ = ["save_state_dict", "jittor_pickle_bytes", "TORCH_SUFFIXES"]
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".tar")
 _JITTOR_MAGIC = b"HCAJSLHD"
@@ -19,6 +19,14 @@ _JITTOR_MAGIC = b"HCAJSLHD"
 
 def _numpy_state(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {k: (v if isinstance(v, np.ndarray) else np.asarray(v.numpy())) for k, v in state.items()}
+
+
+def jittor_pickle_bytes(obj: Any) -> bytes:
+    """``obj`` in Jittor's ``jt.save`` layout: a pickle, its sha1 and the magic ``HCAJSLHD``. The
+    checksum lets the reader tell a truncated or corrupted file from a good one; the restricted reader
+    (``read_checkpoint_file``) reads it back without running code."""
+    blob = pickle.dumps(obj, protocol=4)
+    return blob + hashlib.sha1(blob).digest() + _JITTOR_MAGIC
 
 
 def save_state_dict(state: Mapping[str, Any], path, meta: dict | None = None) -> Path:
@@ -39,9 +47,8 @@ def save_state_dict(state: Mapping[str, Any], path, meta: dict | None = None) ->
         with open(tmp, "wb") as f:
             np.savez(f, **state)
     elif path.suffix == ".pkl":
-        blob = pickle.dumps({"model": state, "meta": dict(meta or {})}, protocol=4)
         with open(tmp, "wb") as f:
-            f.write(blob + hashlib.sha1(blob).digest() + _JITTOR_MAGIC)
+            f.write(jittor_pickle_bytes({"model": state, "meta": dict(meta or {})}))
     else:
         raise ValueError(f"{path}: unknown output format; use .pth, .pkl or .npz")
     os.replace(tmp, path)

@@ -23,7 +23,8 @@ from .torch_file import CheckpointReadError, OpaqueObject, read_checkpoint_file
 
 __all__ = ["StateDictMismatchError", "LoadReport", "unwrap_state_dict", "to_float32_state",
            "read_state_dict", "model_state_shapes", "load_state_dict", "load_checkpoint",
-           "match_state_dict", "choose_prefix", "CheckpointReadError", "NESTED_KEYS", "AUTO_PREFIXES"]
+           "match_state_dict", "choose_prefix", "checkpoint_target", "CheckpointReadError", "NESTED_KEYS",
+           "AUTO_PREFIXES"]
 
 #: Where checkpoints nest their weights, in the order they are tried.
 NESTED_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema", "module", "net")
@@ -69,8 +70,8 @@ def unwrap_state_dict(obj: Any, key: str | None = None, source: str = "checkpoin
         for name in NESTED_KEYS:
             value = obj.get(name)
             if isinstance(value, OpaqueObject):
-                raise TypeError(f"{source}: entry {name!r} is a pickled {value!r}, not a state dict; "
-                                "re-save it with model.state_dict()")
+                raise TypeError(f"{source}: entry {name!r} is a pickled {value!r} (neither imported nor run), not "
+                                "a state dict; a whole pickled model must be re-saved as model.state_dict()")
             if isinstance(value, Mapping):
                 try:
                     inner, where = unwrap_state_dict(value, None, source)
@@ -84,6 +85,8 @@ def unwrap_state_dict(obj: Any, key: str | None = None, source: str = "checkpoin
         described = {k: type(v).__name__ for k, v in list(obj.items())[:12]}
         raise KeyError(f"{source}: no state dict found; top-level entries: {described} "
                        f"(tried {list(NESTED_KEYS)}; pass key=... to pick one)")
+    if isinstance(obj, OpaqueObject):
+        raise TypeError(f"{source}: holds a pickled {obj!r} (neither imported nor run), not a state dict")
     raise TypeError(f"{source}: holds a {type(obj).__name__}, not a state dict")
 
 
@@ -100,9 +103,15 @@ def to_float32_state(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def read_state_dict(path, key: str | None = None) -> tuple[dict[str, np.ndarray], str]:
     """Read ``path`` (no PyTorch needed) and return (state dict as float32 arrays, where found)."""
+    state, where, _ = _read_state_and_meta(path, key)
+    return state, where
+
+
+def _read_state_and_meta(path, key: str | None = None) -> tuple[dict[str, np.ndarray], str, dict | None]:
     obj = read_checkpoint_file(path)
     state, where = unwrap_state_dict(obj, key, source=str(path))
-    return to_float32_state(state), where
+    meta = obj.get("meta") if isinstance(obj, Mapping) and isinstance(obj.get("meta"), Mapping) else None
+    return to_float32_state(state), where, meta
 
 
 # ------------------------------------------------------------------------------------------------
@@ -159,6 +168,7 @@ class LoadReport:
     outside_prefix: list = field(default_factory=list)  # keys not under the stripped prefix
     allowed_missing: list = field(default_factory=list)  # missing but matched an ignore pattern
     allowed_unexpected: list = field(default_factory=list)
+    meta: dict | None = None                            # the file's "meta" entry (ours: iteration, config)
 
     @property
     def ok(self) -> bool:
@@ -288,16 +298,44 @@ def load_state_dict(model, state: Mapping[str, Any], strict: bool = True, prefix
     return report
 
 
+def checkpoint_target(model, state_keys: Iterable[str], prefix: str | None = "auto"):
+    """The module a checkpoint describes: ``model``, or ``model.official_checkpoint_module()`` (e.g. a
+    classifier's backbone, whose official keys carry no ``backbone.`` prefix) when more of the
+    checkpoint's keys fit that module than the whole model. Ties go to the whole model."""
+    if not hasattr(model, "official_checkpoint_module"):
+        return model
+    sub = model.official_checkpoint_module()
+    if sub is model:
+        return model
+    state_keys = list(state_keys)
+
+    def hits(module) -> int:
+        keys = set(module.state_dict())
+        strip = choose_prefix(state_keys, keys) if prefix == "auto" else (prefix or "")
+        return sum(k[len(strip):] in keys for k in state_keys if k.startswith(strip))
+
+    return sub if hits(sub) > hits(model) else model
+
+
 def load_checkpoint(model, path, strict: bool = True, key: str | None = None, prefix: str | None = "auto",
                     remap: Callable[[dict], dict] | None = None, ignore_missing: Iterable[str] = (),
                     ignore_unexpected: Iterable[str] = (), log: Callable[[str], Any] | None = print) -> LoadReport:
-    """Read ``path`` (``.pth``, ``.pth.tar``, ``.pt``, ``.bin``, Jittor ``.pkl``, ``.npz``,
-    ``.safetensors``; no PyTorch needed) and load it into ``model`` with ``load_state_dict``.
+    """Read ``path`` (ours: ``iter_*.pkl`` / ``latest.pkl``; official ``.pth``, ``.pth.tar``, ``.pt``,
+    ``.bin``; Jittor ``.pkl``, ``.npz``, ``.safetensors``; no PyTorch needed, no code in the file
+    run) and load its weights into ``model`` with ``load_state_dict``: THE way every tool and model
+    loads weights (``tools/test.py``, ``tools/infer.py``, a segmentor's ``pretrained``).
 
     ``key`` selects a nested entry (e.g. ``"state_dict_ema"``); by default ``state_dict``, ``model``
-    or ``state_dict_ema`` is found automatically. Raises ``CheckpointReadError`` for unreadable or
-    truncated files and ``StateDictMismatchError`` for strict mismatches.
+    or ``state_dict_ema`` is found automatically. When the model defines
+    ``official_checkpoint_module()`` and the file fits that part better (an official classification
+    checkpoint for our classifier), the weights go there (``checkpoint_target``). The returned
+    report carries the file's ``meta`` (our checkpoints: ``iter``, ``config``). Raises
+    ``CheckpointReadError`` for unreadable, truncated or foreign files and ``StateDictMismatchError``
+    for strict mismatches.
     """
-    state, where = read_state_dict(path, key)
-    return load_state_dict(model, state, strict, prefix, remap, ignore_missing, ignore_unexpected,
-                           source=str(path), found_in=where, log=log)
+    state, where, meta = _read_state_and_meta(path, key)
+    target = checkpoint_target(model, state, prefix)
+    report = load_state_dict(target, state, strict, prefix, remap, ignore_missing, ignore_unexpected,
+                             source=str(path), found_in=where, log=log)
+    report.meta = dict(meta) if meta is not None else None
+    return report

@@ -304,7 +304,8 @@ def _read_zip(path: Path) -> Any:
 def _read_legacy(path: Path) -> Any:
     with open(path, "rb") as f:
         try:
-            if _RestrictedUnpickler(f).load() != _LEGACY_MAGIC:
+            magic = _RestrictedUnpickler(f).load()
+            if not (isinstance(magic, int) and magic == _LEGACY_MAGIC):
                 raise CheckpointReadError(f"{path}: not a PyTorch checkpoint (bad magic number)")
             _RestrictedUnpickler(f).load()  # protocol version
             _RestrictedUnpickler(f).load()  # sys info

@@ -7,8 +7,13 @@ Here everything random is a function of the run's seed:
 * the order of epoch ``e`` is a permutation drawn from ``(seed, e)``;
 * sample ``i`` of epoch ``e`` is augmented with a generator seeded by ``(seed, e, i)``, so the result
   does not depend on worker threads, ranks or interruptions;
-* a global batch of ``batch_size`` is split into equal contiguous parts, one per rank, so N processes
-  see exactly the samples one process would see with the same global batch.
+* training (``drop_last=True``): a global batch of ``batch_size`` is split into equal contiguous
+  parts, one per rank, so N processes see exactly the samples one process would see with the same
+  global batch (``local_batch = batch_size / world_size``);
+* evaluation (``drop_last=False``): each rank takes every world-th sample of the whole order
+  (``order[rank::world_size]``) in batches of ``local_batch = ceil(batch_size / world_size)``, so no
+  rank idles whatever the batch size; metrics all-reduce their counts, so N ranks give the
+  single-process result.
 
 ``iter_from(step)`` starts at any global step (``epoch = step // batches_per_epoch``): resuming a run
 needs only the iteration number.
@@ -21,6 +26,10 @@ from typing import Iterator
 import numpy as np
 
 import jittor as jt
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def collate(samples: list[dict]) -> dict:
@@ -48,10 +57,10 @@ class DataLoader:
 
     Args:
         dataset: has ``__len__`` and ``prepare(idx, rng)``.
-        batch_size: the GLOBAL batch; each of ``world_size`` ranks gets ``batch_size // world_size``.
+        batch_size: the GLOBAL batch; each of ``world_size`` ranks gets ``local_batch`` of it.
         shuffle: new permutation every epoch (training); otherwise dataset order.
-        drop_last: drop the last incomplete global batch (training); evaluation keeps every sample,
-            each rank taking a strided shard ``rank::world_size``.
+        drop_last: training: drop the last incomplete global batch. ``False`` (evaluation) keeps
+            every sample, each rank taking the strided shard ``rank::world_size`` of the whole order.
         seed: the run's seed.
         num_workers: threads preparing samples ahead of use (0 = in the calling thread).
     """
@@ -71,14 +80,23 @@ class DataLoader:
         self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.rank, self.world_size = rank, world_size
+        self.local_batch = batch_size // world_size if drop_last else _ceil_div(batch_size, world_size)
         self.num_workers = num_workers
         self._pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
 
     # -- index bookkeeping ---------------------------------------------------------------------
     def __len__(self) -> int:
-        """Global batches per epoch."""
+        """Batches per epoch: global batches in training; in evaluation, those of the largest shard."""
         n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.drop_last:
+            return n // self.batch_size
+        return _ceil_div(_ceil_div(n, self.world_size), self.local_batch)
+
+    def num_batches(self) -> int:
+        """Batches this rank loads per epoch (evaluation: of its shard)."""
+        if self.drop_last:
+            return len(self)
+        return _ceil_div(len(range(self.rank, len(self.dataset), self.world_size)), self.local_batch)
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         n = len(self.dataset)
@@ -87,13 +105,13 @@ class DataLoader:
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
     def local_indices(self, epoch: int, batch: int) -> np.ndarray:
-        """The dataset indices this rank loads for global batch ``batch`` of ``epoch``."""
+        """The dataset indices this rank loads for batch ``batch`` of ``epoch``."""
         order = self.epoch_order(epoch)
-        chunk = order[batch * self.batch_size:(batch + 1) * self.batch_size]
         if self.drop_last:
-            per_rank = self.batch_size // self.world_size
-            return chunk[self.rank * per_rank:(self.rank + 1) * per_rank]
-        return chunk[self.rank::self.world_size]
+            chunk = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            return chunk[self.rank * self.local_batch:(self.rank + 1) * self.local_batch]
+        shard = order[self.rank::self.world_size]
+        return shard[batch * self.local_batch:(batch + 1) * self.local_batch]
 
     # -- loading -------------------------------------------------------------------------------
     def _prepare(self, epoch: int, idx: int) -> dict:
@@ -130,7 +148,7 @@ class DataLoader:
                 epoch, pos = epoch + 1, 0
             pending = self._submit(epoch, pos)  # prefetch the next batch while this one trains
             samples = self._collect(cur)
-            if samples:  # a rank may get no sample of a short last evaluation batch
+            if samples:  # a rank's shard may end one batch before the largest one
                 yield cur_epoch, collate(samples)
 
     def __iter__(self):

@@ -4,8 +4,6 @@ With one process every function is the identity, so callers never branch on the 
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import jittor as jt
@@ -35,21 +33,15 @@ def all_reduce(array, op: str = "sum") -> np.ndarray:
     if op not in ("sum", "mean"):
         raise ValueError(f"all_reduce op must be 'sum' or 'mean', got {op!r}")
     dtype = arr.dtype
-    # MPI reduces float64 exactly for integer counts up to 2**53 (confusion matrices, sample counts).
-    var = jt.array(arr.astype(np.float64))
+    # In float64, integer counts are exact up to 2**53 (confusion matrices of whole datasets, sample
+    # counts); jt.array would turn float64 into float32, exact only up to 2**24.
+    var = jt.array64(arr.astype(np.float64))
     out = var.mpi_all_reduce("add" if op == "sum" else "mean").numpy()
     return out.astype(dtype) if np.issubdtype(dtype, np.integer) and op == "sum" else out
 
 
 def all_reduce_sum(array) -> np.ndarray:
     return all_reduce(array, "sum")
-
-
-def broadcast(array, root: int = 0) -> np.ndarray:
-    arr = np.asarray(array)
-    if not is_distributed():
-        return arr.copy()
-    return jt.array(arr).mpi_broadcast(root).numpy().astype(arr.dtype)
 
 
 def broadcast_parameters(module, root: int = 0) -> None:
@@ -66,12 +58,3 @@ def barrier() -> None:
     if is_distributed():
         jt.array([0.0]).mpi_all_reduce("add").sync()
 
-
-def main_process_only(fn):
-    """Run ``fn`` on rank 0 only (returns None elsewhere). For writing files and printing."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if is_main_process():
-            return fn(*args, **kwargs)
-        return None
-    return wrapper

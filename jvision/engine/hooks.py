@@ -1,17 +1,20 @@
-"""Trainer hooks: the LR schedule, logging, periodic evaluation and checkpointing.
+"""Trainer hooks: the LR schedule, logging and the progress bar, periodic evaluation, checkpointing.
 
-A hook overrides any of ``before_run``, ``before_iter``, ``after_iter``, ``after_run``; each gets the
-trainer. Hooks run in ascending ``priority``. Custom hooks are registered in ``HOOKS`` and listed in
-the config as ``custom_hooks = [dict(type="MyHook", ...)]``.
+A hook overrides any of ``before_run``, ``before_iter``, ``after_iter(logs)``, ``after_val(metrics)``,
+``after_run`` and ``after_failure(exc)``; each gets the trainer. Hooks run in ascending ``priority``.
+``after_run`` runs only when the run completed; after an error (a non-finite loss, an exception in a
+hook, Ctrl-C) only ``after_failure`` runs, so no hook evaluates, draws or saves weights that may be
+corrupted, and the original error is what the user sees (an error inside ``after_failure`` is
+logged, never raised). Custom hooks are registered in ``HOOKS`` and listed in the config as
+``custom_hooks = [dict(type="MyHook", ...)]``.
 """
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from ..registry import HOOKS
-from .dist import is_main_process
+from .progress import ProgressBar
 
 
 class Hook:
@@ -26,6 +29,8 @@ class Hook:
     def after_val(self, trainer, metrics: dict) -> None: ...
 
     def after_run(self, trainer) -> None: ...
+
+    def after_failure(self, trainer, exc: BaseException) -> None: ...
 
 
 def _every(trainer, interval: int) -> bool:
@@ -44,50 +49,54 @@ class LRScheduleHook(Hook):
 
 @HOOKS.register()
 class LoggerHook(Hook):
-    """Progress bar (loss, lr, throughput), ``log.txt`` and ``metrics.jsonl`` (rank 0 only)."""
+    """Progress bar (loss, lr, ETA without the compiling first step), ``log.txt`` and
+    ``metrics.jsonl`` (rank 0 only; one record every ``interval`` iterations and after the last)."""
 
     priority = 60
 
     def __init__(self, interval: int = 10):
         self.interval = max(1, interval)
-        self._bar = None
         self._t_last = None
         self._samples = 0
 
     def before_run(self, trainer) -> None:
         self._t_last = time.perf_counter()
-        if is_main_process():
-            from tqdm import tqdm
-            self._bar = tqdm(total=trainer.max_iters, initial=trainer.iter, desc=trainer.name,
-                             dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10.0,
-                             file=sys.stderr)
+        trainer.progress = ProgressBar(trainer.max_iters, trainer.name, initial=trainer.iter)
 
     def after_iter(self, trainer, logs: dict) -> None:
         self._samples += trainer.samples_per_iter
-        if self._bar is not None:
-            self._bar.update(1)
+        lr = trainer.optimizer.param_groups[0]["lr"]
+        if trainer.progress is not None:
+            trainer.progress.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}", lr=f"{lr:.2e}")
+            trainer.progress.update(1)
         if not (trainer.iter % self.interval == 0 or trainer.iter == trainer.max_iters):
             return
         now = time.perf_counter()
         elapsed = max(now - self._t_last, 1e-9)
-        record = {"mode": "train", "iter": trainer.iter, "epoch": trainer.epoch,
-                  "lr": trainer.optimizer.param_groups[0]["lr"], **logs,
-                  "samples_per_s": self._samples / elapsed, "time_per_iter": elapsed * trainer.samples_per_iter
-                  / max(self._samples, 1)}
+        record = {"mode": "train", "iter": trainer.iter, "epoch": trainer.epoch, "lr": lr}
+        if len(trainer.optimizers) > 1:
+            for name, opt in trainer.optimizers.items():
+                record[f"lr.{name}"] = opt.param_groups[0]["lr"]
+        record.update(logs)
+        record.update(samples_per_s=self._samples / elapsed,
+                      time_per_iter=elapsed * trainer.samples_per_iter / max(self._samples, 1))
         self._t_last, self._samples = now, 0
-        if self._bar is not None:
-            self._bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}", lr=f"{record['lr']:.2e}",
-                                  ips=f"{record['samples_per_s']:.1f}")
         trainer.log_record(record)
 
     def after_val(self, trainer, metrics: dict) -> None:
         record = {"mode": "val", "iter": trainer.iter, "epoch": trainer.epoch, **metrics}
         trainer.log_record(record)
 
+    def _close(self, trainer) -> None:
+        if trainer.progress is not None:
+            trainer.progress.close()
+            trainer.progress = None
+
     def after_run(self, trainer) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        self._close(trainer)
+
+    def after_failure(self, trainer, exc: BaseException) -> None:
+        self._close(trainer)
 
 
 @HOOKS.register()
@@ -109,7 +118,7 @@ class EvalHook(Hook):
 
 @HOOKS.register()
 class CheckpointHook(Hook):
-    """Save every ``interval`` iterations and after the last one; keep the newest ``keep``."""
+    """Save every ``interval`` iterations and after the last one; keep this run's newest ``keep``."""
 
     priority = 80
 

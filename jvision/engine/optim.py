@@ -3,7 +3,8 @@
 Why our own: Jittor's ``AdamW`` defaults to ``weight_decay=0`` (PyTorch: 0.01) and its
 ``state_dict`` does not round-trip the moment estimates and step count needed for an exact resume.
 The classes below subclass ``jt.optim.Optimizer`` so gradient computation, accumulation and MPI
-gradient averaging stay Jittor's.
+gradient averaging stay Jittor's. ``AdamW`` decays weights decoupled from the gradient, ``Adam`` and
+``SGD`` add ``weight_decay * param`` to the gradient (L2), all as in PyTorch.
 
 Parameter groups (``paramwise`` in the optimizer config)::
 
@@ -14,8 +15,18 @@ Parameter groups (``paramwise`` in the optimizer config)::
                                     custom_keys={"head": dict(lr_mult=10.0)},
                                     layer_decay=None))        # e.g. 0.75 for ViT fine-tuning
 
-Each group carries ``lr_mult`` and ``decay_mult``; the LR schedule sets ``group["lr"]`` from the
-optimizer's base lr times ``lr_mult`` at every iteration.
+Each group carries ``base_lr`` (the optimizer's ``lr``), ``lr_mult`` and ``decay_mult``; the LR
+schedule sets ``group["lr"]`` from ``base_lr * lr_mult`` at every iteration.
+
+Several optimizers (a GAN's generator and discriminator): a dict of named optimizer configs, with no
+top-level ``type``; each covers the parameters of the model's sub-module of that attribute name, or
+of the attribute names listed in ``modules``::
+
+    optimizer = dict(generator=dict(type="Adam", lr=1e-4, betas=(0.0, 0.99)),
+                     discriminator=dict(type="Adam", lr=1e-4, betas=(0.0, 0.99), modules=["netD"]))
+
+``build_optimizer`` then returns an ``OptimizerSet`` (name -> optimizer). The model steps them in its
+``train_step(batch, optim)`` (see ``jvision.engine.trainer``).
 """
 from __future__ import annotations
 
@@ -30,6 +41,10 @@ _NORM_TYPES = tuple(t for t in (getattr(nn, n, None) for n in (
     "InstanceNorm", "InstanceNorm2d")) if isinstance(t, type))
 
 
+#: Group entries that come from the config (a resume keeps the config's values, e.g. a new base lr).
+_FROM_CONFIG = ("base_lr", "lr_mult", "decay_mult", "names", "optimizer")
+
+
 class _StatefulOptimizer(jt.optim.Optimizer):
     """Adds exact ``state_dict``/``load_state_dict`` (moments as numpy, step count, group values)."""
 
@@ -41,6 +56,7 @@ class _StatefulOptimizer(jt.optim.Optimizer):
         self.step_count = 0
         for group in self.param_groups:
             group.setdefault("lr", lr)
+            group.setdefault("base_lr", lr)
             group.setdefault("lr_mult", 1.0)
             group.setdefault("decay_mult", 1.0)
             for name in self._buffers:
@@ -78,7 +94,7 @@ class _StatefulOptimizer(jt.optim.Optimizer):
                 if key in self._buffers:
                     for buf, arr in zip(group[key], value):
                         buf.assign(jt.array(arr))
-                elif key != "shapes":
+                elif key not in ("shapes",) + _FROM_CONFIG:
                     group[key] = value
         self.step_count = int(state["step_count"])
         self.lr = state["lr"]
@@ -121,6 +137,34 @@ class AdamW(_StatefulOptimizer):
         self.post_step()
 
 
+class Adam(_StatefulOptimizer):
+    """Adam with PyTorch's semantics: ``weight_decay`` is L2 added to the gradient (coupled), defaults
+    betas (0.9, 0.999), eps 1e-8, no weight decay."""
+
+    _buffers = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        super().__init__(params, lr)
+
+    def step(self, loss=None, retain_graph: bool = False):
+        self.pre_step(loss, retain_graph)
+        self.step_count += 1
+        b1, b2 = self.betas
+        bc1 = 1 - b1 ** self.step_count
+        bc2 = 1 - b2 ** self.step_count
+        for group, p, g, m, v in self._live():
+            wd = self.weight_decay * group.get("decay_mult", 1.0)
+            if wd:
+                g = g + wd * p
+            m.update(b1 * m + (1 - b1) * g)
+            v.update(b2 * v + (1 - b2) * g * g)
+            denom = jt.sqrt(v) / (bc2 ** 0.5) + self.eps
+            p.update(p - (group["lr"] / bc1) * m / denom)
+        self.post_step()
+
+
 class SGD(_StatefulOptimizer):
     """SGD with momentum and (coupled) weight decay, PyTorch semantics."""
 
@@ -145,7 +189,7 @@ class SGD(_StatefulOptimizer):
         self.post_step()
 
 
-OPTIMIZERS: dict[str, Callable] = {"AdamW": AdamW, "SGD": SGD}
+OPTIMIZERS: dict[str, Callable] = {"AdamW": AdamW, "Adam": Adam, "SGD": SGD}
 
 
 # -- parameter groups -------------------------------------------------------------------------
@@ -166,8 +210,10 @@ def vit_layer_id(name: str, num_layers: int) -> int:
     return num_layers + 1
 
 
-def build_param_groups(model: nn.Module, base_lr: float, paramwise: dict | None = None) -> list[dict]:
-    """Split ``model``'s trainable parameters into groups with ``lr_mult`` / ``decay_mult``."""
+def build_param_groups(model: nn.Module, base_lr: float, paramwise: dict | None = None,
+                       modules: list[str] | None = None) -> list[dict]:
+    """Split ``model``'s trainable parameters (only those under the attribute names ``modules``, if
+    given) into groups with ``lr_mult`` / ``decay_mult``."""
     paramwise = dict(paramwise or {})
     norm_decay_mult = paramwise.pop("norm_decay_mult", 1.0)
     bias_decay_mult = paramwise.pop("bias_decay_mult", 1.0)
@@ -183,9 +229,10 @@ def build_param_groups(model: nn.Module, base_lr: float, paramwise: dict | None 
         if num_layers is None:
             raise ValueError("optimizer.paramwise.layer_decay needs num_layers (the model has no `blocks`)")
     module_of = {name: m for name, m in model.named_modules()}
+    prefixes = tuple(f"{m}." for m in modules) if modules is not None else None
     groups: dict[tuple, dict] = {}
     for name, p in model.named_parameters():
-        if p.is_stop_grad():
+        if p.is_stop_grad() or (prefixes is not None and not name.startswith(prefixes)):
             continue
         lr_mult, decay_mult = 1.0, 1.0
         if p.ndim <= 1 and name.endswith("bias"):
@@ -204,28 +251,114 @@ def build_param_groups(model: nn.Module, base_lr: float, paramwise: dict | None 
         key = (lr_mult, decay_mult)
         if key not in groups:
             groups[key] = {"params": [], "names": [], "lr_mult": lr_mult, "decay_mult": decay_mult,
-                           "lr": base_lr * lr_mult}
+                           "lr": base_lr * lr_mult, "base_lr": base_lr}
         groups[key]["params"].append(p)
         groups[key]["names"].append(name)
     if not groups:
-        raise ValueError("the model has no trainable parameters")
+        where = f" under {', '.join(modules)}" if modules is not None else ""
+        raise ValueError(f"the model has no trainable parameters{where}")
     return list(groups.values())
 
 
-def build_optimizer(model: nn.Module, cfg: dict) -> _StatefulOptimizer:
+def is_multi_optimizer_config(cfg: dict) -> bool:
+    """A dict of named optimizer configs (no top-level ``type`` or ``lr``, every value a dict)."""
+    return bool(cfg) and "type" not in cfg and "lr" not in cfg and all(isinstance(v, dict) for v in cfg.values())
+
+
+def _build_one(model: nn.Module, cfg: dict, name: str = "optimizer", modules: list[str] | None = None):
     cfg = dict(cfg)
     typ = cfg.pop("type", "AdamW")
     if typ not in OPTIMIZERS:
-        raise KeyError(f"optimizer type {typ!r} unknown; available: {sorted(OPTIMIZERS)}")
+        raise KeyError(f"{name}.type {typ!r} unknown; available: {sorted(OPTIMIZERS)}")
     paramwise = cfg.pop("paramwise", None)
     lr = cfg.get("lr")
     if lr is None:
-        raise KeyError("optimizer config needs 'lr'")
-    groups = build_param_groups(model, lr, paramwise)
+        raise KeyError(f"{name} needs 'lr'")
+    groups = build_param_groups(model, lr, paramwise, modules)
     try:
         return OPTIMIZERS[typ](groups, **cfg)
     except TypeError as exc:
-        raise TypeError(f"optimizer {typ}: {exc}") from exc
+        raise TypeError(f"{name} ({typ}): {exc}") from exc
+
+
+class OptimizerSet:
+    """Several named optimizers stepping in one iteration (see the module docstring).
+
+    ``param_groups`` lists every group of every optimizer (each tagged with ``"optimizer": name``),
+    so the LR schedule and the logger treat the set like one optimizer; ``state_dict`` holds each
+    optimizer's exact state by name.
+    """
+
+    def __init__(self, optimizers: dict[str, _StatefulOptimizer]):
+        if not optimizers:
+            raise ValueError("OptimizerSet needs at least one optimizer")
+        self.optimizers = dict(optimizers)
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["optimizer"] = name
+
+    def __getitem__(self, name: str) -> _StatefulOptimizer:
+        if name not in self.optimizers:
+            raise KeyError(f"no optimizer named {name!r}; the config defines {', '.join(self.optimizers)}")
+        return self.optimizers[name]
+
+    def __iter__(self):
+        return iter(self.optimizers)
+
+    def items(self):
+        return self.optimizers.items()
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [g for opt in self.optimizers.values() for g in opt.param_groups]
+
+    @property
+    def lr(self) -> float:
+        return next(iter(self.optimizers.values())).lr
+
+    def state_dict(self) -> dict:
+        return {"type": "OptimizerSet", "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("type") != "OptimizerSet":
+            raise ValueError(f"optimizer state is for one {state.get('type')!r} optimizer; the config defines "
+                             f"several ({', '.join(self.optimizers)})")
+        saved = state["optimizers"]
+        if set(saved) != set(self.optimizers):
+            raise ValueError(f"optimizer state holds {sorted(saved)}; the config defines {sorted(self.optimizers)}")
+        for name, opt in self.optimizers.items():
+            try:
+                opt.load_state_dict(saved[name])
+            except ValueError as exc:
+                raise ValueError(f"optimizer {name!r}: {exc}") from None
+
+
+def build_optimizer(model: nn.Module, cfg: dict):
+    """One optimizer, or an ``OptimizerSet`` for a dict of named optimizer configs."""
+    cfg = dict(cfg)
+    if not is_multi_optimizer_config(cfg):
+        return _build_one(model, cfg)
+    optimizers, owner = {}, {}
+    for name, sub in cfg.items():
+        sub = dict(sub)
+        modules = list(sub.pop("modules", None) or [name])
+        for m in modules:
+            if not isinstance(getattr(model, m, None), nn.Module):
+                raise KeyError(f"optimizer.{name}: the model ({type(model).__name__}) has no sub-module {m!r}"
+                               + ("" if "modules" in cfg[name] else "; name its sub-modules with modules=[...]"))
+        opt = _build_one(model, sub, f"optimizer.{name}", modules)
+        for group in opt.param_groups:
+            for pname in group["names"]:
+                if pname in owner:
+                    raise ValueError(f"parameter {pname} is in both optimizer.{owner[pname]} and optimizer.{name}")
+                owner[pname] = name
+        optimizers[name] = opt
+    return OptimizerSet(optimizers)
+
+
+def optimizers_of(optimizer) -> dict:
+    """``{name: optimizer}`` of an ``OptimizerSet``, or ``{"optimizer": optimizer}`` for one."""
+    return dict(optimizer.items()) if isinstance(optimizer, OptimizerSet) else {"optimizer": optimizer}
 
 
 def clip_grad_norm(optimizer: jt.optim.Optimizer, max_norm: float) -> float:
@@ -240,7 +373,4 @@ def clip_grad_norm(optimizer: jt.optim.Optimizer, max_norm: float) -> float:
         g.update(g * coef)
     return float(total.item())
 
-
-def optimizer_lrs(optimizer) -> list[float]:
-    return [float(g["lr"]) for g in optimizer.param_groups]
 

@@ -8,7 +8,8 @@ The schedule is a pure function of the iteration, so resuming needs no schedule 
     schedule = dict(type="constant")
 
 Warm-up follows mmcv's linear rule: ``lr = regular_lr * (1 - (1 - it / warmup_iters) * (1 - ratio))``.
-``min_lr`` is absolute and scaled by each group's ``lr_mult``.
+Each parameter group decays from its own ``base_lr`` (the ``lr`` of its optimizer; several
+optimizers each keep theirs) times its ``lr_mult``; ``min_lr`` is absolute and scaled by ``lr_mult``.
 """
 from __future__ import annotations
 
@@ -46,16 +47,18 @@ class LRSchedule:
             return base * self.gamma ** sum(it >= s for s in self.steps)
         return base
 
-    def lr_at(self, it: int, lr_mult: float = 1.0) -> float:
-        """Learning rate of a group with ``lr_mult`` at (0-based) iteration ``it``."""
-        lr = self.regular_lr(it, self.base_lr * lr_mult, self.min_lr * lr_mult)
+    def lr_at(self, it: int, lr_mult: float = 1.0, base_lr: float | None = None) -> float:
+        """Learning rate at (0-based) iteration ``it`` of a group with ``lr_mult`` whose optimizer's
+        lr is ``base_lr`` (default: the schedule's)."""
+        base = self.base_lr if base_lr is None else base_lr
+        lr = self.regular_lr(it, base * lr_mult, self.min_lr * lr_mult)
         if it < self.warmup_iters:
             lr *= 1 - (1 - it / self.warmup_iters) * (1 - self.warmup_ratio)
         return lr
 
     def apply(self, optimizer, it: int) -> None:
         for group in optimizer.param_groups:
-            group["lr"] = self.lr_at(it, group.get("lr_mult", 1.0))
+            group["lr"] = self.lr_at(it, group.get("lr_mult", 1.0), group.get("base_lr"))
 
 
 def build_schedule(cfg: dict | None, base_lr: float, max_iters: int) -> LRSchedule:

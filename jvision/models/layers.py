@@ -1,4 +1,8 @@
-"""Building blocks shared by the model families: stochastic depth, initialisers, MLPs, norms.
+"""Building blocks shared by the model families: stochastic depth, dropout, initialisers, MLPs, norms.
+
+Stochastic depth and dropout draw their masks with ``jvision.ops.random.sample_uniform``: in the
+trainer the draws are keyed by the global sample index, so ``mpirun -np N`` drops exactly what one
+process drops for the same samples.
 
 Everything here keeps the parameter names of the timm / mmcv modules the official code uses, so a
 model assembled from these blocks has the official ``state_dict`` keys.
@@ -12,9 +16,10 @@ import jittor as jt
 from jittor import nn
 
 from ..ops import DepthwiseConv2d
+from ..ops.random import sample_uniform
 
 __all__ = [
-    "to_2tuple", "drop_path", "DropPath", "trunc_normal_", "zeros_", "ones_", "init_conv_fan_out_",
+    "to_2tuple", "drop_path", "DropPath", "Dropout", "Dropout2d", "trunc_normal_", "zeros_", "ones_", "init_conv_fan_out_",
     "init_linear_trunc_normal_", "LayerNorm", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
     "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
     "get_submodule", "StagedBackbone",
@@ -48,7 +53,7 @@ def drop_path(x: jt.Var, drop_prob: float = 0.0, training: bool = False) -> jt.V
         return x
     keep = 1.0 - drop_prob
     shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-    mask = (jt.rand(shape, dtype=x.dtype) + keep).floor()
+    mask = (sample_uniform(shape, dtype=x.dtype) + keep).floor()
     return x / keep * mask
 
 
@@ -67,6 +72,35 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
+
+
+class Dropout(nn.Module):
+    """Dropout (``torch.nn.Dropout``: zero with probability ``p``, scale the rest by ``1 / (1 - p)``);
+    ``channelwise=True`` drops whole channels of NCHW maps (``nn.Dropout2d``). Masks come from
+    ``sample_uniform`` (module docstring). Identity in eval mode."""
+
+    def __init__(self, p: float = 0.5, channelwise: bool = False):
+        super().__init__()
+        if not 0.0 <= float(p) < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p, self.channelwise = float(p), bool(channelwise)
+
+    def execute(self, x):
+        if self.p == 0.0 or not self.is_training():
+            return x
+        shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2) if self.channelwise else tuple(x.shape)
+        keep = (sample_uniform(shape) >= self.p).cast(x.dtype)
+        return x * keep * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}" + (", channelwise" if self.channelwise else "")
+
+
+class Dropout2d(Dropout):
+    """Channel dropout of NCHW maps (``torch.nn.Dropout2d``); see ``Dropout``."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p, channelwise=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -184,7 +218,7 @@ class Mlp(nn.Module):
         self.fc1 = nn.Linear(in_features, hidden_features)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_features, out_features)
-        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
+        self.drop = Dropout(drop) if drop > 0 else nn.Identity()
 
     def execute(self, x):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
@@ -213,7 +247,7 @@ class ConvMlpDW(nn.Module):
         self.dwconv = _DepthwiseConv3x3(hidden_features)
         self.act = nn.GELU()
         self.fc2 = nn.Conv2d(hidden_features, in_features, 1)
-        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
+        self.drop = Dropout(drop) if drop > 0 else nn.Identity()
 
     def execute(self, x):
         x = self.drop(self.act(self.dwconv(self.fc1(x))))

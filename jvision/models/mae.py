@@ -23,6 +23,7 @@ from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
                                 register_adapter)
+from ..ops.random import sample_uniform
 from ..registry import MODELS
 from .layers import LayerNorm
 from .vit import Block, PatchEmbed, get_2d_sincos_pos_embed, init_vit_weights
@@ -129,7 +130,7 @@ class MaskedAutoencoderViT(nn.Module):
         """Keep a random subset of the tokens of every sample: (x_masked, mask, ids_restore)."""
         n, l, d = x.shape
         if noise is None:
-            noise = jt.rand((n, l))
+            noise = sample_uniform((n, l))  # keyed by global sample index in the trainer (MPI == 1 process)
         elif not isinstance(noise, jt.Var):
             noise = jt.array(noise)
         if tuple(noise.shape) != (n, l):

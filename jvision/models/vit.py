@@ -21,7 +21,7 @@ import jittor as jt
 from jittor import nn
 
 from ..registry import MODELS
-from .layers import (DropPath, LayerNorm, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
+from .layers import (DropPath, Dropout, LayerNorm, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
                      trunc_normal_, zeros_)
 
 __all__ = ["get_2d_sincos_pos_embed", "PatchEmbed", "Attention", "Block", "VisionTransformer",
@@ -90,9 +90,9 @@ class Attention(nn.Module):
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop) if attn_drop > 0 else nn.Identity()
+        self.attn_drop = Dropout(attn_drop) if attn_drop > 0 else nn.Identity()
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop) if proj_drop > 0 else nn.Identity()
+        self.proj_drop = Dropout(proj_drop) if proj_drop > 0 else nn.Identity()
 
     def execute(self, x):
         b, n, c = x.shape
@@ -180,7 +180,7 @@ class VisionTransformer(nn.Module):
         self.cls_token = jt.zeros((1, 1, embed_dim))
         self.pos_embed = jt.array(get_2d_sincos_pos_embed(embed_dim, self.patch_embed.grid_size,
                                                           cls_token=True)[None])
-        self.pos_drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.pos_drop = Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         dpr = linear_drop_path_rates(drop_path_rate, [depth])
         self.blocks = nn.ModuleList([
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate, dpr[i], norm_eps)

@@ -28,7 +28,8 @@ Gradient policy (``grad_through_steps``):
 
 Random bases: the official head draws new bases on every forward, in evaluation too, so one
 checkpoint scores differently from run to run (SegNeXt issues #68/#69). ``NMF2D`` here draws them
-from Jittor's generator in training (the trainer re-seeds it every iteration) and, in evaluation,
+in training with ``jvision.ops.random.sample_uniform`` (keyed per image by the trainer, so MPI ranks
+draw what one process draws) and, in evaluation,
 from ``numpy.random.default_rng(eval_seed)``: every image gets the same bases, whatever the batch,
 order or MPI rank, so evaluation is deterministic. ``eval_seed=None`` restores the official
 behaviour. A caller can always pass the bases explicitly (``bases=``), which is what the parity
@@ -42,6 +43,8 @@ import numpy as np
 
 import jittor as jt
 from jittor import nn
+
+from .random import sample_uniform
 
 __all__ = ["nmf2d", "normalize_bases", "seeded_bases", "NMF2D", "NMF_KWARG_ALIASES", "parse_ham_kwargs"]
 
@@ -216,7 +219,9 @@ class NMF2D(nn.Module):
                 self._seeded_cache[key] = seeded_bases(self.eval_seed, (s, d, r))
             one = self._seeded_cache[key]
             return jt.array(np.ascontiguousarray(np.broadcast_to(one[None], (b, s, d, r)).reshape(b * s, d, r)))
-        return normalize_bases(jt.rand(b * s, d, r, dtype="float32").stop_grad()).stop_grad()
+        # per image, keyed by its global index in the trainer: N MPI ranks draw what one process draws
+        raw = sample_uniform((b, s * d * r)).reshape(b * s, d, r)
+        return normalize_bases(raw.stop_grad()).stop_grad()
 
     def _given(self, bases, b: int, d: int) -> jt.Var:
         s, r = self.num_groups, self.rank

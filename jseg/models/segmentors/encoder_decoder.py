@@ -37,10 +37,10 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from jvision.convert import load_checkpoint
 from jvision.registry import MODELS
 
 from ..bricks import resize
-from ..checkpoint import load_backbone_weights
 
 __all__ = ["EncoderDecoder", "TEST_CFG_KEYS"]
 
@@ -156,10 +156,12 @@ class EncoderDecoder(nn.Module):
         self.test_cfg = self._check_test_cfg(cfg)
 
     def init_backbone(self, path: str) -> None:
-        """Load backbone weights (strict); raises with a key table if they do not fit."""
+        """Load backbone weights through ``jvision.convert.load_checkpoint`` (strict, restricted
+        reader): an ImageNet MSCAN file (its classifier ``head.*`` skipped) or the ``backbone.`` part
+        of a segmentor checkpoint; raises with a key table if they do not fit."""
         if not Path(path).is_file():
             raise FileNotFoundError(_missing_pretrained_message(path))
-        load_backbone_weights(self.backbone, path)
+        load_checkpoint(self.backbone, path, ignore_unexpected=("head.*",))
         self._missing_pretrained = None
 
     # -- network ----------------------------------------------------------------------------------
