@@ -314,10 +314,16 @@ def check_buildable(cfg: dict, registry, path: str) -> None:
     and arguments that fit its signature (names, and the simple types it annotates). Arguments that
     are themselves configs of the same registry (a segmentor's ``decode_head``) are checked too."""
     try:
-        registry.check(cfg)
+        obj = registry.check(cfg)
+        # A variant preset (``segnext_t``) only fills in the config of another type: check that one.
+        expand = getattr(obj, "expand_config", None)
+        expanded = expand(**{k: v for k, v in cfg.items() if k != "type"}) if expand is not None else None
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
         raise ConfigError(f"{path}: {message}") from None
+    if expanded is not None:
+        check_buildable(expanded, registry, path)
+        return
     for key, value in cfg.items():
         items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
         for i, item in items:

@@ -126,9 +126,8 @@ def check_arguments(obj: Callable, args: dict, registry_name: str) -> None:
     except (TypeError, ValueError):
         return
     params = sig.parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    unknown = [k for k in args if k not in params]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())  # **kwargs: names not checked
+    unknown = [] if takes_any else [k for k in args if k not in params]
     if unknown:
         hints = []
         for key in unknown:

@@ -150,8 +150,11 @@ def test_misspelt_top_level_sections_and_nested_model_values(tmp_path):
     _error(extra_text="_private_helper = 3\nevaluation = dict(metric=dict(type='Nope'))", tmp_path=tmp_path)
     import jseg  # noqa: F401  (registers the segmentor and its head)
     seg = REPO / "configs" / "segnext" / "segnext_t_ade20k.py"
-    message = _error(["model.decode_head.num_classes=9.5"], path=seg)
-    assert "model.decode_head: models 'LightHamHead': argument num_classes=9.5 should be int" in message
+    message = _error(["model.num_classes=9.5"], path=seg)
+    assert "model: models 'segnext_t': argument num_classes=9.5 should be int" in message
+    # a variant preset's overrides are checked in the config it expands to
+    message = _error(["model.decode_head.channles=3"], path=seg)
+    assert "model.decode_head: models 'LightHamHead' got unknown argument(s) 'channles'" in message
 
 
 def test_task_sections_register_a_schema_and_are_validated(tmp_path):

@@ -22,6 +22,8 @@ The last section is the parity adapter of the decode head for ``tools/compare.py
 """
 from __future__ import annotations
 
+import functools
+
 import re
 
 import numpy as np
@@ -106,6 +108,11 @@ def segnext_b(num_classes: int | None = None, **overrides) -> EncoderDecoder:
 def segnext_l(num_classes: int | None = None, **overrides) -> EncoderDecoder:
     """SegNeXt-L (48.9M parameters with 150 classes)."""
     return _build("l", num_classes, **overrides)
+
+
+# Config validation checks the ``EncoderDecoder`` config a variant builds (``jvision.config.check_buildable``).
+for _size, _variant in (("t", segnext_t), ("s", segnext_s), ("b", segnext_b), ("l", segnext_l)):
+    _variant.expand_config = functools.partial(segnext_config, _size)
 
 
 # ------------------------------------------------------------------------------------------------
