@@ -16,9 +16,10 @@ file does not load; 2 when no fixture could be checked at all. Fixtures, parts a
 registered adapter can check are listed as "not checked" with the reason; --require-all makes them
 failures.
 
-Families come from jvision (van, conv2former, mae, the segnext backbone); other packages add theirs
-(the segnext decode head, E2FGVI) through jvision.convert.fixtures.register_adapter, in the modules
-listed by --plugin (default: the known ones that are installed).
+Families come from jvision (van, conv2former, mae, the segnext backbone; clip and hog register
+theirs beside their code, in jvision.models and jvision.mim); other packages add theirs (the segnext
+decode head, E2FGVI) through jvision.convert.fixtures.register_adapter, in the modules listed by
+--plugin (default: the known ones that are installed).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
 from jvision.convert import fixtures  # noqa: E402
 
 #: Modules that register parity adapters of other packages, imported when they exist.
-DEFAULT_PLUGINS = ("jseg.parity", "jvision.video.parity", "jvision.models.e2fgvi.parity")
+DEFAULT_PLUGINS = ("jvision.models", "jvision.mim", "jseg.parity", "jvision.video.parity",
+                   "jvision.models.e2fgvi.parity")
 
 
 def load_plugins(names) -> list[str]:

@@ -334,7 +334,7 @@ def _part_kwargs(manifest: dict, part: str | None) -> dict:
 def check_keys_and_counts(model, manifest: dict, part: str | None, prefix: str,
                           adapter: Adapter) -> PartCheck:
     """Our model's keys/shapes/counts against the official state dict (or its ``prefix`` part)."""
-    from ..models.layers import count_parameters
+    from ..models.layers import count_parameters, is_buffer
 
     official, counters = _official_state(manifest, prefix)
     ours = {k: tuple(int(d) for d in v.shape) for k, v in model.state_dict().items()}
@@ -345,8 +345,12 @@ def check_keys_and_counts(model, manifest: dict, part: str | None, prefix: str,
                       batch_counters=counters, missing=[k for k, _ in report.unexpected],
                       unexpected=[k for k, _ in report.missing],
                       mismatched=[f"{k}: official {list(c)} ours {list(m)}" for k, c, m in report.mismatched])
-    official_params = sum(_numel(s.shape) for k, s in official.items() if not _is_buffer(k))
-    official_buffers = sum(_numel(s.shape) for k, s in official.items() if _is_buffer(k))
+    # a manifest does not say which entries are buffers: running statistics, and the keys that are
+    # buffers (``register_buffer``) in our model, e.g. the fixed kernels of HOG
+    our_buffers = {k for k, v in model.state_dict().items() if is_buffer(k, v)}
+    buffer_keys = {k for k in official if _is_buffer(k) or k in our_buffers}
+    official_params = sum(_numel(s.shape) for k, s in official.items() if k not in buffer_keys)
+    official_buffers = sum(_numel(s.shape) for k, s in official.items() if k in buffer_keys)
     counts = count_parameters(model)
     check.counts["parameters (from keys)"] = (official_params, counts["total"])
     check.counts["buffer elements"] = (official_buffers, counts["buffers"])
