@@ -12,6 +12,10 @@ Here everything random is a function of the run's seed:
 
 ``iter_from(step)`` starts at any global step (``epoch = step // batches_per_epoch``): resuming a run
 needs only the iteration number.
+
+Streaming datasets (``is_stream = True``, e.g. ``jvision.data.shards.WebShards``) are not indexable:
+the loader hands them its batch size, rank, world size, seed and the step, and they produce the
+batches (``dataset.iter_batches(loader, step, endless)``) under the same rules.
 """
 from __future__ import annotations
 
@@ -112,6 +116,9 @@ class DataLoader:
 
     def iter_from(self, step: int = 0, endless: bool = True) -> Iterator[tuple[int, dict]]:
         """Yield ``(epoch, batch)`` starting at global step ``step``; one epoch only if not endless."""
+        if getattr(self.dataset, "is_stream", False):   # tar shards etc.: the stream orders itself
+            yield from self.dataset.iter_batches(self, step, endless)
+            return
         per_epoch = len(self)
         epoch, pos = divmod(step, per_epoch)
         pending = None
