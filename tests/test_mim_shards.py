@@ -61,7 +61,8 @@ def test_ranks_and_workers_partition_the_samples_exactly(tmp_path):
     first = [k for batch in _keys(WebShards(str(folder), shuffle_buffer=4), _loader(0, 2, 2)) for k in batch]
     assert again == first                                     # same seed, same order (threads or not)
     with pytest.raises(ValueError, match="cannot feed"):
-        next(ds.iter_batches(_loader(0, 2, 8)))
+        next(WebShards(str(folder), workers=8).iter_batches(_loader(0, 2, 8)))
+    assert len(_keys(ds, _loader(0, 2, 8))[0]) == 4          # 8 loader workers wished, 4 readers used
 
 
 def test_resume_replays_the_stream(tmp_path):

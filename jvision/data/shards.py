@@ -455,6 +455,8 @@ class WebShards:
         from .loader import collate
 
         workers = max(1, int(self.workers if self.workers is not None else loader.num_workers or 1))
+        if self.workers is None:     # the loader's worker count is a wish: never more readers than shards
+            workers = max(1, min(workers, len(self.shards) // loader.world_size))
         readers = loader.world_size * workers
         if readers > len(self.shards):
             raise ValueError(f"{len(self.shards)} shards cannot feed {readers} readers ({loader.world_size} "

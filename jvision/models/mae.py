@@ -24,6 +24,8 @@ build on; MAE itself keeps the official top-level keys.
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import jittor as jt
 from jittor import nn
@@ -277,6 +279,14 @@ class MaskedAutoencoderViT(nn.Module):
         return {"loss": loss}
 
     def val_step(self, batch: dict) -> dict:
+        """Loss, prediction and mask; without ``noise``/``mask``/``_rng`` in the batch the mask is drawn
+        from a seed derived from the samples' file names, so a validation loss is reproducible."""
+        if batch.get("noise") is None and batch.get("mask") is None and batch.get("_rng") is None:
+            names = [str(m.get("filename", i)) for i, m in enumerate(batch.get("meta") or [])]
+            batch = dict(batch, _rng=np.random.default_rng(zlib.crc32("|".join(names).encode())))
+            if self.masking is None:
+                n, l = batch["img"].shape[0], self.patch_embed.num_patches
+                batch["noise"] = batch["_rng"].random((n, l), dtype=np.float32)
         loss, pred, mask = self(batch["img"], self.mask_ratio, batch.get("noise"), self._batch_mask(batch))
         return {"loss": loss, "pred": pred, "mask": mask}
 
@@ -292,6 +302,10 @@ DEFAULT_CFGS = {
     "mae_vit_large_patch16_dec512d8b": dict(input_size=(3, 224, 224), params_m=329.5,
                                             url=f"{_URL}/mae_visualize_vit_large.pth"),
     "mae_vit_huge_patch14_dec512d8b": dict(input_size=(3, 224, 224), params_m=657.1),
+    # Small encoders for CPU runs and the laptop-scale study (not released by MAE): DeiT-Ti / DeiT-S
+    # widths with a narrow 4-block decoder.
+    "mae_vit_tiny_patch16": dict(input_size=(3, 224, 224), params_m=6.47),
+    "mae_vit_small_patch16": dict(input_size=(3, 224, 224), params_m=25.17),
 }
 
 
@@ -326,3 +340,17 @@ def mae_vit_huge_patch14_dec512d8b(**kwargs) -> MaskedAutoencoderViT:
 MODELS.register("mae_vit_base_patch16", mae_vit_base_patch16_dec512d8b)
 MODELS.register("mae_vit_large_patch16", mae_vit_large_patch16_dec512d8b)
 MODELS.register("mae_vit_huge_patch14", mae_vit_huge_patch14_dec512d8b)
+
+
+@MODELS.register()
+def mae_vit_tiny_patch16(**kwargs) -> MaskedAutoencoderViT:
+    return _mae("mae_vit_tiny_patch16", **{
+        "patch_size": 16, "embed_dim": 192, "depth": 12, "num_heads": 3, "decoder_embed_dim": 128,
+        "decoder_depth": 4, "decoder_num_heads": 4, "mlp_ratio": 4, **kwargs})
+
+
+@MODELS.register()
+def mae_vit_small_patch16(**kwargs) -> MaskedAutoencoderViT:
+    return _mae("mae_vit_small_patch16", **{
+        "patch_size": 16, "embed_dim": 384, "depth": 12, "num_heads": 6, "decoder_embed_dim": 256,
+        "decoder_depth": 4, "decoder_num_heads": 8, "mlp_ratio": 4, **kwargs})
