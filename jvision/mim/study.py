@@ -9,7 +9,9 @@ model sizes and reconstruction targets, then downstream evaluation. A spec file 
 * ``grids``: lists of axis values, ``dict(data=[...], model=[...], target=[...], sampling=[...])``;
   the cells are the union of their products. ``data=0`` means no pre-training (the downstream runs
   start from random initialisation: the baseline MIM is measured against);
-* ``models``: name -> ``dict(mae=<MaskedAutoencoderViT kwargs>, vit=<VisionTransformer kwargs>)``;
+* ``models``: name -> ``dict(mae=<MaskedAutoencoderViT kwargs>, vit=<VisionTransformer kwargs>)``,
+  optionally ``overrides=dict(pretrain=..., probe=..., finetune=...)``: config sections merged into
+  that model's runs (ViT-L's own fine-tuning learning rate and layer decay, for instance);
 * ``targets``: name -> a ``jvision.mim.targets`` config; ``samplings``: name -> subset arguments
   (``strategy``, ``column``, ``min_value``, ``max_value``; see ``jvision.mim.subset``);
 * ``pretrain``: ``dict(config=..., iters=...)``, ``downstream``: ``dict(probe=dict(config, iters),
@@ -40,6 +42,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+from ..config import merge
 
 __all__ = ["load_spec", "Cell", "plan_cells", "run_study", "write_tables", "write_plots"]
 
@@ -192,6 +196,8 @@ def run_cell(spec: dict, cell: Cell, work_dir: Path, runner: Callable = default_
         mae = dict(model["mae"], target=spec["targets"][cell["target"]])
         sections = {"model": dict(_delete_=True, **mae), "data": {"train": {"shards": shards}},
                     "train": {"max_iters": iters, "seed": spec["seed"]}}
+        sections = merge(sections, model.get("overrides", {}).get("pretrain", {}))
+        iters = int(sections["train"]["max_iters"])
         config = _write_config(cell_dir / "pretrain_config.py", spec["pretrain"]["config"], sections)
         pre_dir = cell_dir / "pretrain"
         if not _finished(pre_dir, iters):
@@ -206,6 +212,8 @@ def run_cell(spec: dict, cell: Cell, work_dir: Path, runner: Callable = default_
         iters = int(entry["iters"])
         backbone = dict(model["vit"], pretrained=pretrained)
         sections = {"model": {"backbone": backbone}, "train": {"max_iters": iters, "seed": spec["seed"]}}
+        sections = merge(sections, model.get("overrides", {}).get(task, {}))
+        iters = int(sections["train"]["max_iters"])
         config = _write_config(cell_dir / f"{task}_config.py", entry["config"], sections)
         task_dir = cell_dir / task
         if not _finished(task_dir, iters):
