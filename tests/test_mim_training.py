@@ -98,7 +98,7 @@ def test_vit_loads_mae_checkpoints_and_builds_the_probe(parity_dir, tmp_path):
     official = read_state_dict(parity_dir / "mae/mae_tiny/weights.pth")[0]
     np.testing.assert_array_equal(ft.state_dict()["blocks.0.mlp.fc1.weight"].numpy(), official["blocks.0.mlp.fc1.weight"])
     with pytest.raises(ValueError, match="linear_probe"):
-        VisionTransformer(**TINY_VIT, num_classes=5, linear_probe=True)
+        VisionTransformer(**TINY_VIT, num_classes=0, linear_probe=True)
 
 
 def test_reconstruction_grid_pastes_the_visible_patches():

@@ -24,7 +24,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 IMAGENET_MEAN, IMAGENET_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 
 
@@ -41,21 +40,6 @@ def parse_args(argv=None):
                    help="registered names only: the checkpoint predicts normalised patches (mae_pretrain_*_full) "
                         "or pixels (mae_visualize_*, the default)")
     return p.parse_args(argv)
-
-
-def collect_images(items) -> list[Path]:
-    found = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise FileNotFoundError(f"image {item!r} does not exist")
-    if not found:
-        raise FileNotFoundError(f"no images found in {list(items)}")
-    return found
 
 
 def _normalisation(cfg) -> tuple[tuple, tuple]:
@@ -108,13 +92,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
     import jvision  # noqa: F401  (configures Jittor)
+    from jvision.data.image_io import collect_image_files
     from jvision.mim.visualize import reconstruction_grid, save_png
 
     model, mean, std = build(args.model, args.norm_pix)
     print(f"loaded {load(model, Path(args.checkpoint))}")
     size = model.patch_embed.img_size[0]
     out_dir = Path(args.out)
-    for path in collect_images(args.images):
+    for path in collect_image_files(args.images):
         img = prepare(path, size, mean, std)[None].astype(np.float32)
         grid, result = reconstruction_grid(model, img, mean, std, mask_ratio=args.mask_ratio, seed=args.seed)
         target = save_png(out_dir / f"{path.stem}_recon.png", grid)

@@ -67,9 +67,10 @@ class DataLoader:
         if drop_last and batch_size % world_size:
             raise ValueError(f"global batch_size={batch_size} is not divisible by the {world_size} "
                              f"MPI ranks; choose a multiple of {world_size}")
-        if len(dataset) == 0:
+        stream = getattr(dataset, "is_stream", False)   # its length may be unknown (web shards): not asked
+        if not stream and len(dataset) == 0:
             raise ValueError(f"dataset {type(dataset).__name__} is empty")
-        if drop_last and len(dataset) < batch_size:
+        if not stream and drop_last and len(dataset) < batch_size:
             raise ValueError(f"dataset {type(dataset).__name__} has {len(dataset)} samples, fewer than "
                              f"one global batch of {batch_size}")
         self.dataset, self.batch_size = dataset, batch_size

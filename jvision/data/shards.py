@@ -23,8 +23,9 @@ or found in a folder.
   to tell corrupt samples apart, not augmented), so a resumed run sees the same samples.
 
 Epochs: a reader starts its next epoch when its shards are exhausted (endless training), so with
-unequal shards the readers' epoch counters can differ by one; ``len`` is the number of samples
-(from ``index.json``, an img2dataset ``_stats.json``, ``length=``, or by scanning tar headers).
+unequal shards the readers' epoch counters can differ by one. ``len`` is the number of samples (from
+``index.json``, img2dataset's ``*_stats.json``, ``length=``, or by scanning the tars); training never
+asks for it, so a stream over 10^5 shards starts at once.
 """
 from __future__ import annotations
 

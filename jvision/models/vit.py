@@ -157,9 +157,10 @@ class VisionTransformer(nn.Module):
         out_indices: blocks returned by the backbone (default: the last one).
         frozen_stages: freeze the patch embedding, cls/pos embeddings and blocks 0..frozen_stages-1
             (-1: nothing, 0: embeddings only).
-        linear_probe: MAE's linear probe (``main_linprobe``): the cls token through ``norm``, a head
-            ``BatchNorm1d(affine=False, eps=1e-6)`` -> ``Linear`` (keys ``head.0``, ``head.1``, as the
-            official probe checkpoints), everything but the head frozen and kept in eval mode.
+        linear_probe: MAE's linear probe (``main_linprobe``): the pooled feature (the cls token through
+            ``norm``, MAE's default, or with ``global_pool`` the token mean through the new, frozen
+            ``fc_norm``), a head ``BatchNorm1d(affine=False, eps=1e-6)`` -> ``Linear`` (keys ``head.0``,
+            ``head.1``, as the official probe checkpoints), everything but the head frozen, in eval mode.
         pretrained: encoder weights to start from: an MAE pre-training checkpoint (ours, or the
             official ``mae_pretrain_vit_*.pth`` / ``*_full.pth``), read through ``jvision.convert``
             with ``mae_encoder_state``; the new ``fc_norm`` / ``head`` stay missing, nothing else may.
@@ -174,8 +175,8 @@ class VisionTransformer(nn.Module):
                  norm_eps: float = 1e-6, out_indices: Sequence[int] | None = None, frozen_stages: int = -1,
                  linear_probe: bool = False, pretrained: str | None = None):
         super().__init__()
-        if linear_probe and (num_classes <= 0 or global_pool):
-            raise ValueError("linear_probe needs num_classes > 0 and global_pool=False (MAE probes the cls token)")
+        if linear_probe and num_classes <= 0:
+            raise ValueError("linear_probe needs num_classes > 0")
         self.num_classes = num_classes
         self.linear_probe = linear_probe
         self.embed_dim = embed_dim
