@@ -16,7 +16,8 @@ if it imports torch) with ``torch.set_num_threads(--threads)``; ours sets ``OMP_
 way before Jittor starts. ``--mae-repo`` is a clone of facebookresearch/mae (a work tree, or a bare
 git directory read with ``git show``); its ``models_mae.py`` imports timm 0.3.2, which does not
 install on current Python/torch, so the subprocess provides a minimal stand-in for the four timm
-pieces it uses (``PatchEmbed``, ``Block`` with ``Attention``/``Mlp``, as timm 0.3.2 defines them).
+pieces it uses (``PatchEmbed``, ``Block`` with ``Attention``/``Mlp``, as timm 0.3.2 defines them), and
+``numpy.float`` (used by ``util/pos_embed.py``, removed in numpy 1.24) is aliased to ``float``.
 Without torch or the repository the official column is reported as not measured.
 
 Shard reader: the built-in collection written at ``--shard-image-size`` pixels, read through
@@ -100,6 +101,9 @@ timm = types.ModuleType("timm"); models = types.ModuleType("timm.models")
 vt = types.ModuleType("timm.models.vision_transformer"); vt.PatchEmbed, vt.Block = PatchEmbed, Block
 timm.models, models.vision_transformer = models, vt
 sys.modules.update({"timm": timm, "timm.models": models, "timm.models.vision_transformer": vt})
+import numpy as np
+if "float" not in np.__dict__:
+    np.float = float        # util/pos_embed.py uses np.float, removed in numpy 1.24
 sys.path.insert(0, args["mae_dir"])
 from functools import partial
 import models_mae
