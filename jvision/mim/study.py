@@ -277,17 +277,22 @@ def write_plots(work_dir: Path, rows: list[dict], spec: dict) -> list[Path]:
     for task in spec["downstream"]:
         key = f"{task}_top1"
         fig, ax = plt.subplots(figsize=(6, 4))
-        for model in sorted({r["model"] for r in rows}):
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        variants = sorted({(r["target"], r["sampling"]) for r in rows if r["data"]})
+        styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+        for m, model in enumerate(sorted({r["model"] for r in rows})):
+            colour = colours[m % len(colours)]   # one colour per model; line style per target/sampling
             base = [r for r in rows if r["model"] == model and r["data"] == 0 and r.get(key) is not None]
-            for target in sorted({r["target"] for r in rows if r["data"]}):
-                for sampling in sorted({r["sampling"] for r in rows if r["data"]}):
-                    pts = sorted((r["data"], r[key]) for r in rows if r["model"] == model and r["target"] == target
-                                 and r["sampling"] == sampling and r.get(key) is not None)
-                    if pts:
-                        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                                label=f"{model} / {target} / {sampling}")
+            for v, (target, sampling) in enumerate(variants):
+                pts = sorted((r["data"], r[key]) for r in rows if r["model"] == model and r["target"] == target
+                             and r["sampling"] == sampling and r.get(key) is not None)
+                if pts:
+                    line, marker = styles[v % len(styles)]
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=line, marker=marker, color=colour,
+                            label=f"{model} / {target} / {sampling}")
             if base:
-                ax.axhline(base[0][key], linestyle="--", linewidth=1, label=f"{model}: no pre-training")
+                ax.axhline(base[0][key], color=colour, linestyle=(0, (1, 3)), linewidth=1.5,
+                           label=f"{model}: no pre-training")
         ax.set_xscale("log")
         ax.set_xlabel("pre-training images")
         ax.set_ylabel(f"{task} top-1 (%)")
