@@ -28,5 +28,7 @@ setup(
     extras_require={
         "test": ["pytest"],
         "torch": ["torch==2.13.0"],  # cross-framework checks and benchmarks only
+        # MIM study plots, and sample photographs for the built-in shard collection
+        "mim": ["matplotlib", "scikit-image"],
     },
 )

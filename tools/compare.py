@@ -18,7 +18,7 @@ failures.
 
 Each family registers its parity adapter in its own model file when that file is imported
 (jvision.convert.fixtures explains the pattern): importing jvision.models registers jvision's families
-(van, conv2former, mae, the segnext backbone), importing a package listed by --plugin registers that
+(van, conv2former, mae, clip, the segnext backbone, e2fgvi) and jvision.mim the HOG target's, importing a package listed by --plugin registers that
 package's (default: jseg, for the segnext decode head, when installed).
 """
 from __future__ import annotations

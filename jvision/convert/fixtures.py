@@ -119,7 +119,7 @@ class Adapter:
 
 #: Every registered adapter by ``family`` / ``family.part``. A lookup miss imports ``jvision.models``,
 #: whose model files register the adapters of their families.
-ADAPTERS = Registry("parity adapters", search_modules=["jvision.models"])
+ADAPTERS = Registry("parity adapters", search_modules=["jvision.models", "jvision.mim"])
 
 #: Composite families: (part, key prefix) in forward order, and why a part may have no adapter.
 _PARTS: dict[str, list[tuple[str, str]]] = {}
@@ -381,7 +381,7 @@ def _part_kwargs(manifest: dict, part: str | None) -> dict:
 def check_keys_and_counts(model, manifest: dict, part: str | None, prefix: str,
                           adapter: Adapter) -> PartCheck:
     """Our model's keys/shapes/counts against the official state dict (or its ``prefix`` part)."""
-    from ..models.layers import count_parameters
+    from ..models.layers import count_parameters, is_buffer
 
     official, counters = _official_state(manifest, prefix)
     ours = {k: tuple(int(d) for d in v.shape) for k, v in model.state_dict().items()}
@@ -392,11 +392,13 @@ def check_keys_and_counts(model, manifest: dict, part: str | None, prefix: str,
                       batch_counters=counters, missing=[k for k, _ in report.unexpected],
                       unexpected=[k for k, _ in report.missing],
                       mismatched=[f"{k}: official {list(c)} ours {list(m)}" for k, c, m in report.mismatched])
-    def is_buffer(k):
-        return _is_buffer(k) or any(fnmatch.fnmatchcase(k, p) for p in adapter.buffers)
-
-    official_params = sum(_numel(s.shape) for k, s in official.items() if not is_buffer(k))
-    official_buffers = sum(_numel(s.shape) for k, s in official.items() if is_buffer(k))
+    # a manifest does not say which entries are buffers: running statistics, the keys that are
+    # buffers (``register_buffer``) in our model (e.g. the fixed kernels of HOG), and the adapter's list
+    our_buffers = {k for k, v in model.state_dict().items() if is_buffer(k, v)}
+    buffer_keys = {k for k in official if _is_buffer(k) or k in our_buffers
+                   or any(fnmatch.fnmatchcase(k, p) for p in adapter.buffers)}
+    official_params = sum(_numel(s.shape) for k, s in official.items() if k not in buffer_keys)
+    official_buffers = sum(_numel(s.shape) for k, s in official.items() if k in buffer_keys)
     counts = count_parameters(model)
     check.counts["parameters (from keys)"] = (official_params, counts["total"])
     check.counts["buffer elements"] = (official_buffers, counts["buffers"])

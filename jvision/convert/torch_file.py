@@ -5,7 +5,11 @@ Formats read, whatever the file is called (``.pth``, ``.pth.tar``, ``.pt``, ``.b
 * the zip format of ``torch.save`` since PyTorch 1.6 (``<archive>/data.pkl`` + ``data/<key>``);
 * the legacy format before it (magic number, protocol, sys info, pickle, then raw storages);
 * Jittor's ``jt.save`` files (a pickle followed by its sha1 and ``HCAJSLHD``), ``.npz`` archives and
-  ``.safetensors`` files.
+  ``.safetensors`` files;
+* TorchScript archives (``torch.jit.save``, e.g. OpenAI's released CLIP ``.pt`` files): the zip layout
+  plus a ``code/`` folder. Their ``data.pkl`` holds the module tree as objects of ``__torch__`` classes
+  whose pickled state is a dict of attributes; it is flattened into the module's state dict
+  (``visual.conv1.weight``, ...). The TorchScript code in the archive is never read, let alone run.
 
 Tensors come back as NumPy arrays in their stored dtype (bfloat16 is widened to float32, the only
 lossless choice NumPy has). Unpickling is restricted: tensors, storages, containers, NumPy arrays and
@@ -32,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckpointReadError", "OpaqueObject", "read_checkpoint_file", "write_torch_file"]
+__all__ = ["CheckpointReadError", "OpaqueObject", "read_checkpoint_file", "script_module_state",
+           "write_torch_file"]
 
 
 class CheckpointReadError(RuntimeError):
@@ -296,9 +301,38 @@ def _read_zip(path: Path) -> Any:
 
         try:
             data = archive.read(pkl[0])
-            return _RestrictedUnpickler(io.BytesIO(data), load_storage).load()
+            obj = _RestrictedUnpickler(io.BytesIO(data), load_storage).load()
         except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
             raise CheckpointReadError(f"{path}: corrupt checkpoint: {exc}") from None
+        if any(n.startswith(f"{prefix}code/") for n in names) and isinstance(obj, OpaqueObject):
+            state = script_module_state(obj)
+            if not state:
+                raise CheckpointReadError(f"{path}: TorchScript archive without tensors in its module tree")
+            return state
+        return obj
+
+
+def script_module_state(root: OpaqueObject) -> "collections.OrderedDict[str, np.ndarray]":
+    """The state dict of a TorchScript module tree (objects whose pickled state is a dict of
+    attributes): every array attribute under its dotted path, in the stored order."""
+    out: collections.OrderedDict = collections.OrderedDict()
+    stack = [("", root)]
+    seen = set()
+    while stack:
+        prefix, node = stack.pop()
+        if id(node) in seen or not isinstance(node.state, dict):
+            continue
+        seen.add(id(node))
+        children = []
+        for name, value in node.state.items():
+            if not isinstance(name, str):
+                continue
+            if isinstance(value, np.ndarray):
+                out[prefix + name] = value
+            elif isinstance(value, OpaqueObject):
+                children.append((f"{prefix}{name}.", value))
+        stack.extend(reversed(children))   # depth first, registration order
+    return out
 
 
 def _read_legacy(path: Path) -> Any:

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["ImageReadError", "read_image", "IMAGE_EXTENSIONS", "is_image_file"]
+__all__ = ["ImageReadError", "read_image", "IMAGE_EXTENSIONS", "is_image_file", "collect_image_files"]
 
 #: File endings treated as images by the folder datasets (compared lower-case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -37,6 +37,23 @@ class ImageReadError(ValueError):
 
 def is_image_file(name: str | os.PathLike) -> bool:
     return str(name).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def collect_image_files(items) -> list[Path]:
+    """The image files named on a command line: files as given, folders expanded to their image files
+    (sorted, not recursive); a missing path or an empty result is an error naming it."""
+    found: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(f for f in p.iterdir() if f.is_file() and is_image_file(f.name))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"image {str(item)!r} does not exist")
+    if not found:
+        raise FileNotFoundError(f"no images found in {[str(i) for i in items]}")
+    return found
 
 
 def _decode_with_pillow(data: bytes, mode: str) -> np.ndarray | None:

@@ -17,6 +17,10 @@ Here everything random is a function of the run's seed:
 
 ``iter_from(step)`` starts at any global step (``epoch = step // batches_per_epoch``): resuming a run
 needs only the iteration number.
+
+Streaming datasets (``is_stream = True``, e.g. ``jvision.data.shards.WebShards``) are not indexable:
+the loader hands them its batch size, rank, world size, seed and the step, and they produce the
+batches (``dataset.iter_batches(loader, step, endless)``) under the same rules.
 """
 from __future__ import annotations
 
@@ -72,9 +76,10 @@ class DataLoader:
         if drop_last and batch_size % world_size:
             raise ValueError(f"global batch_size={batch_size} is not divisible by the {world_size} "
                              f"MPI ranks; choose a multiple of {world_size}")
-        if len(dataset) == 0:
+        stream = getattr(dataset, "is_stream", False)   # its length may be unknown (web shards): not asked
+        if not stream and len(dataset) == 0:
             raise ValueError(f"dataset {type(dataset).__name__} is empty")
-        if drop_last and len(dataset) < batch_size:
+        if not stream and drop_last and len(dataset) < batch_size:
             raise ValueError(f"dataset {type(dataset).__name__} has {len(dataset)} samples, fewer than "
                              f"one global batch of {batch_size}")
         self.dataset, self.batch_size = dataset, batch_size
@@ -130,6 +135,9 @@ class DataLoader:
 
     def iter_from(self, step: int = 0, endless: bool = True) -> Iterator[tuple[int, dict]]:
         """Yield ``(epoch, batch)`` starting at global step ``step``; one epoch only if not endless."""
+        if getattr(self.dataset, "is_stream", False):   # tar shards etc.: the stream orders itself
+            yield from self.dataset.iter_batches(self, step, endless)
+            return
         per_epoch = len(self)
         epoch, pos = divmod(step, per_epoch)
         pending = None

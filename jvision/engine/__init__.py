@@ -13,7 +13,7 @@ from . import sections  # noqa: F401  (registers the engine's config sections)
 from .amp import AmpPolicy, LossScaler  # noqa: F401
 from .checkpoint import find_latest, read_training_checkpoint, save_checkpoint  # noqa: F401
 from .hooks import Hook  # noqa: F401
-from .optim import SGD, Adam, AdamW, OptimizerSet, build_optimizer, build_param_groups  # noqa: F401
+from .optim import LARS, SGD, Adam, AdamW, OptimizerSet, build_optimizer, build_param_groups  # noqa: F401
 from .progress import ProgressBar  # noqa: F401
 from .schedule import LRSchedule, build_schedule  # noqa: F401
 from .trainer import (NonFiniteLossError, OptimHandle, ResumeError, Trainer, build_val_loader,  # noqa: F401

@@ -189,7 +189,39 @@ class SGD(_StatefulOptimizer):
         self.post_step()
 
 
-OPTIMIZERS: dict[str, Callable] = {"AdamW": AdamW, "Adam": Adam, "SGD": SGD}
+class LARS(_StatefulOptimizer):
+    """LARS as MAE's linear probe uses it (``util/lars.py``): for tensors with more than one dimension
+    the update ``g + wd * p`` is scaled by ``trust_coefficient * |p| / |g + wd * p|`` (1 when either
+    norm is 0); biases and norm parameters get neither decay nor scaling; then heavy-ball momentum
+    ``mu = momentum * mu + update`` and ``p -= lr * mu``. Defaults are MAE's (momentum 0.9, trust
+    0.001, no weight decay)."""
+
+    _buffers = ("mu",)
+
+    def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
+                 trust_coefficient: float = 0.001):
+        self.weight_decay, self.momentum, self.trust_coefficient = weight_decay, momentum, trust_coefficient
+        super().__init__(params, lr)
+
+    def step(self, loss=None, retain_graph: bool = False):
+        self.pre_step(loss, retain_graph)
+        self.step_count += 1
+        for group, p, g, mu in self._live():
+            d = g
+            if p.ndim > 1:
+                wd = self.weight_decay * group.get("decay_mult", 1.0)
+                if wd:
+                    d = d + wd * p
+                p_norm, d_norm = jt.sqrt((p * p).sum()), jt.sqrt((d * d).sum())
+                trust = jt.ternary((p_norm > 0) & (d_norm > 0),
+                                   self.trust_coefficient * p_norm / jt.maximum(d_norm, 1e-30), jt.ones_like(p_norm))
+                d = d * trust
+            mu.update(self.momentum * mu + d)
+            p.update(p - group["lr"] * mu)
+        self.post_step()
+
+
+OPTIMIZERS: dict[str, Callable] = {"AdamW": AdamW, "Adam": Adam, "SGD": SGD, "LARS": LARS}
 
 
 # -- parameter groups -------------------------------------------------------------------------
@@ -201,7 +233,10 @@ def _is_norm_param(module_of: dict, name: str) -> bool:
 
 
 def vit_layer_id(name: str, num_layers: int) -> int:
-    """Layer index for layer-wise lr decay (BEiT/MAE rule): embeddings 0, block i -> i+1, rest last."""
+    """Layer index for layer-wise lr decay (BEiT/MAE rule): embeddings 0, block i -> i+1, rest last.
+    A wrapper's ``backbone.`` prefix (``ImageClassifier``) is ignored."""
+    if name.startswith("backbone."):
+        name = name[len("backbone."):]
     if name.startswith(("cls_token", "pos_embed", "patch_embed", "mask_token", "dist_token")):
         return 0
     m = re.match(r"(?:blocks|layers)\.(\d+)\.", name)
@@ -225,7 +260,8 @@ def build_param_groups(model: nn.Module, base_lr: float, paramwise: dict | None 
         raise KeyError(f"optimizer.paramwise has unknown key(s) {sorted(paramwise)}; known: "
                        "norm_decay_mult, bias_decay_mult, no_decay_keys, custom_keys, layer_decay, num_layers")
     if layer_decay is not None and num_layers is None:
-        num_layers = len(getattr(model, "blocks", [])) or None
+        blocks = getattr(model, "blocks", None) or getattr(getattr(model, "backbone", None), "blocks", None)
+        num_layers = len(blocks or []) or None
         if num_layers is None:
             raise ValueError("optimizer.paramwise.layer_decay needs num_layers (the model has no `blocks`)")
     module_of = {name: m for name, m in model.named_modules()}

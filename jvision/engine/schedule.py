@@ -10,6 +10,12 @@ The schedule is a pure function of the iteration, so resuming needs no schedule 
 Warm-up follows mmcv's linear rule: ``lr = regular_lr * (1 - (1 - it / warmup_iters) * (1 - ratio))``.
 Each parameter group decays from its own ``base_lr`` (the ``lr`` of its optimizer; several
 optimizers each keep theirs) times its ``lr_mult``; ``min_lr`` is absolute and scaled by ``lr_mult``.
+
+``anneal_after_warmup=True`` starts the decay when the warm-up ends (its progress runs over
+``max_iters - warmup_iters``), the rule of MAE / BEiT / timm: with ``warmup_ratio=0`` and ``cosine``
+this is MAE's ``lr_sched.adjust_learning_rate`` applied per iteration::
+
+    schedule = dict(type="cosine", warmup_iters=..., warmup_ratio=0.0, min_lr=0.0, anneal_after_warmup=True)
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ class LRSchedule:
     gamma: float = 0.1
     warmup_iters: int = 0
     warmup_ratio: float = 1e-6
+    anneal_after_warmup: bool = False
 
     def __post_init__(self):
         if self.type not in ("constant", "poly", "cosine", "step"):
@@ -38,7 +45,11 @@ class LRSchedule:
             raise ValueError(f"schedule.warmup_iters must be >= 0, got {self.warmup_iters}")
 
     def regular_lr(self, it: int, base: float, min_lr: float) -> float:
-        progress = min(it, self.max_iters) / self.max_iters
+        if self.anneal_after_warmup:
+            span = max(self.max_iters - self.warmup_iters, 1)
+            progress = min(max(it - self.warmup_iters, 0), span) / span
+        else:
+            progress = min(it, self.max_iters) / self.max_iters
         if self.type == "poly":
             return (base - min_lr) * (1 - progress) ** self.power + min_lr
         if self.type == "cosine":

@@ -1,5 +1,5 @@
 """Networks, one family per module; importing this package registers every family in ``MODELS``."""
 from . import layers  # noqa: F401
-from . import van, mscan, conv2former, vit, mae  # noqa: F401
+from . import van, mscan, conv2former, vit, mae, clip  # noqa: F401
 from . import classifier  # noqa: F401
 from . import e2fgvi  # noqa: F401

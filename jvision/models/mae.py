@@ -15,20 +15,112 @@ decoder: project to the decoder width, append mask tokens, un-shuffle, add its o
 embeddings, blocks, LayerNorm, predict the ``p*p*3`` pixels of every patch (cls dropped).
 loss: mean squared error over the removed patches only, against the raw patch pixels or, with
 ``norm_pix_loss``, against each patch normalised by its mean and (unbiased) variance.
+
+Beyond the official model: ``target`` picks another reconstruction target (``jvision.mim.targets``:
+``hog``, ``teacher`` features, ...; the prediction head is sized for it) and ``masking`` another mask
+(``jvision.mim.masking``: ``blockwise``, ``tube``). The decoder is one function, ``mae_decode``, and a
+module, ``MAEDecoder``, that other masked models (CMAE's pixel and feature decoders, VideoMAE)
+build on; MAE itself keeps the official top-level keys.
 """
 from __future__ import annotations
 
+import zlib
+
+import numpy as np
 import jittor as jt
 from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
                                 register_adapter)
-from ..ops.random import sample_uniform
+from ..mim.masking import build_masking, gather_tokens, indices_from_mask, masking_indices, random_masking
+from ..mim.targets import build_target, normalize_patches, patchify, unpatchify
 from ..registry import MODELS
 from .layers import LayerNorm
 from .vit import Block, PatchEmbed, get_2d_sincos_pos_embed, init_vit_weights
 
-__all__ = ["MaskedAutoencoderViT", "DEFAULT_CFGS"]
+__all__ = ["MaskedAutoencoderViT", "MAEDecoder", "mae_decode", "DEFAULT_CFGS"]
+
+
+# ------------------------------------------------------------------------------------------------
+# The decoder, shared with the other masked models
+# ------------------------------------------------------------------------------------------------
+def mae_decode(x, ids_restore, decoder_embed, mask_token, pos_embed, blocks, norm=None, pred=None,
+               num_prefix_tokens: int = 1):
+    """MAE's decoder on the encoder output of the kept tokens.
+
+    ``x``: (B, P + K, D_enc), ``P = num_prefix_tokens`` (the cls token) first, then the K kept
+    tokens in ``ids_shuffle`` order. Projects with ``decoder_embed``, appends ``L - K`` copies of
+    ``mask_token``, un-shuffles with ``ids_restore`` (B, L), puts the prefix back, adds ``pos_embed``
+    ((1, P + L, D) or None), runs ``blocks``, ``norm`` and ``pred`` (each optional) and returns the
+    L patch tokens in patch order (prefix dropped): (B, L, out).
+    """
+    x = decoder_embed(x)
+    n, tokens_in, d = x.shape
+    kept = tokens_in - num_prefix_tokens
+    l = ids_restore.shape[1]
+    if not 0 <= kept <= l:
+        raise ValueError(f"decoder got {kept} kept tokens for a sequence of {l} patches")
+    mask_tokens = mask_token.broadcast((n, l - kept, d))
+    tokens = gather_tokens(jt.concat([x[:, num_prefix_tokens:, :], mask_tokens], dim=1), ids_restore)
+    x = jt.concat([x[:, :num_prefix_tokens, :], tokens], dim=1) if num_prefix_tokens else tokens
+    if pos_embed is not None:
+        x = x + pos_embed
+    for blk in blocks:
+        x = blk(x)
+    if norm is not None:
+        x = norm(x)
+    if pred is not None:
+        x = pred(x)
+    return x[:, num_prefix_tokens:, :]
+
+
+class MAEDecoder(nn.Module):
+    """MAE's decoder as a module (keys ``decoder_embed``, ``mask_token``, ``decoder_pos_embed``,
+    ``decoder_blocks``, ``decoder_norm``, ``decoder_pred``), for models that hold one or more
+    decoders (CMAE: a pixel and a feature decoder).
+
+    Args:
+        num_patches: patch tokens L. embed_dim: encoder width. decoder_embed_dim, depth, num_heads,
+        mlp_ratio, norm_eps: the decoder. out_dim: prediction size per token (None: no ``decoder_pred``;
+        the normalised tokens are returned). num_prefix_tokens: 1 with a cls token, 0 without.
+        pos_table: (P + L, D) position table; default the fixed 2-D sin-cos table of a square grid.
+        qkv_bias: the blocks' qkv bias.
+    """
+
+    def __init__(self, num_patches: int, embed_dim: int, decoder_embed_dim: int = 512, depth: int = 8,
+                 num_heads: int = 16, mlp_ratio: float = 4.0, out_dim: int | None = None,
+                 norm_eps: float = 1e-6, num_prefix_tokens: int = 1, pos_table=None, qkv_bias: bool = True):
+        super().__init__()
+        self.num_patches, self.num_prefix_tokens = int(num_patches), int(num_prefix_tokens)
+        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
+        self.mask_token = jt.zeros((1, 1, decoder_embed_dim))
+        if pos_table is None:
+            g = int(round(num_patches ** 0.5))
+            if g * g != num_patches or num_prefix_tokens not in (0, 1):
+                raise ValueError(f"MAEDecoder: no default position table for {num_patches} patches and "
+                                 f"{num_prefix_tokens} prefix tokens; pass pos_table")
+            pos_table = get_2d_sincos_pos_embed(decoder_embed_dim, g, cls_token=bool(num_prefix_tokens))
+        pos_table = np.asarray(pos_table, dtype=np.float32)
+        if pos_table.shape != (num_patches + num_prefix_tokens, decoder_embed_dim):
+            raise ValueError(f"MAEDecoder: pos_table shape {pos_table.shape} != "
+                             f"({num_patches + num_prefix_tokens}, {decoder_embed_dim})")
+        self.decoder_pos_embed = jt.array(pos_table[None]).stop_grad()
+        self.decoder_blocks = nn.ModuleList([
+            Block(decoder_embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps)
+            for _ in range(depth)])
+        self.decoder_norm = LayerNorm(decoder_embed_dim, eps=norm_eps)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, out_dim) if out_dim else None
+        init_vit_weights(self)
+        jt.init.gauss_(self.mask_token, 0.0, 0.02)
+
+    def train(self):
+        super().train()
+        self.decoder_pos_embed.stop_grad()
+        return self
+
+    def execute(self, x, ids_restore):
+        return mae_decode(x, ids_restore, self.decoder_embed, self.mask_token, self.decoder_pos_embed,
+                          self.decoder_blocks, self.decoder_norm, self.decoder_pred, self.num_prefix_tokens)
 
 
 @MODELS.register()
@@ -43,13 +135,19 @@ class MaskedAutoencoderViT(nn.Module):
         norm_eps: LayerNorm eps (every official variant passes 1e-6).
         norm_pix_loss: per-patch normalised pixel targets (the released pre-training used True).
         mask_ratio: fraction of patches removed by ``train_step`` / ``val_step``.
+        target: reconstruction target (``jvision.mim.targets``); default ``"norm_pix"`` or ``"pixel"``
+            as ``norm_pix_loss`` says. ``decoder_pred`` predicts ``target.dim`` values per patch.
+        masking: None (MAE: uniform noise, argsort) or a ``jvision.mim.masking`` config
+            (``dict(type="blockwise", mask_ratio=0.65)``) drawn from the batch's ``_rng``.
+        drop_path_rate: stochastic depth of the encoder blocks (0 in MAE pre-training).
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3,
                  embed_dim: int = 1024, depth: int = 24, num_heads: int = 16,
                  decoder_embed_dim: int = 512, decoder_depth: int = 8, decoder_num_heads: int = 16,
                  mlp_ratio: float = 4.0, norm_eps: float = 1e-6, norm_pix_loss: bool = False,
-                 mask_ratio: float = 0.75):
+                 mask_ratio: float = 0.75, target: dict | str | None = None, masking: dict | str | None = None,
+                 drop_path_rate: float = 0.0):
         super().__init__()
         self.in_chans = in_chans
         self.norm_pix_loss = norm_pix_loss
@@ -62,9 +160,16 @@ class MaskedAutoencoderViT(nn.Module):
             raise ValueError(f"MAE expects square images, got img_size {img_size}")
         self.cls_token = jt.zeros((1, 1, embed_dim))
         self.pos_embed = jt.array(get_2d_sincos_pos_embed(embed_dim, grid, cls_token=True)[None]).stop_grad()
-        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, norm_eps=norm_eps)
-                                     for _ in range(depth)])
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=dpr[i],
+                                           norm_eps=norm_eps) for i in range(depth)])
         self.norm = LayerNorm(embed_dim, eps=norm_eps)
+
+        # reconstruction target and masking (plain objects: no weights in this model's state dict)
+        self.target = build_target(target if target is not None else ("norm_pix" if norm_pix_loss else "pixel"),
+                                   patch_size=self.patch_embed.patch_size[0], in_chans=in_chans,
+                                   img_size=self.patch_embed.img_size)
+        self.masking = None if masking is None else build_masking(masking, grid, default_ratio=mask_ratio)
 
         # decoder
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
@@ -75,7 +180,7 @@ class MaskedAutoencoderViT(nn.Module):
             Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True, norm_eps=norm_eps)
             for _ in range(decoder_depth)])
         self.decoder_norm = LayerNorm(decoder_embed_dim, eps=norm_eps)
-        self.decoder_pred = nn.Linear(decoder_embed_dim, self.patch_embed.patch_size[0] ** 2 * in_chans)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, self.target.dim)
 
         init_vit_weights(self)
         jt.init.gauss_(self.cls_token, 0.0, 0.02)  # the official normal_(std=.02)
@@ -99,51 +204,37 @@ class MaskedAutoencoderViT(nn.Module):
         n, c, h, w = imgs.shape
         if h != w or h % p:
             raise ValueError(f"patchify needs square images divisible by {p}, got {h}x{w}")
-        g = h // p
-        x = imgs.reshape(n, c, g, p, g, p).permute(0, 2, 4, 3, 5, 1)
-        return x.reshape(n, g * g, p * p * c)
+        return patchify(imgs, p)
 
     def unpatchify(self, x):
         """(N, L, p*p*C) -> (N, C, H, W), the inverse of ``patchify``."""
-        p = self.patch_embed.patch_size[0]
-        n, l, _ = x.shape
+        l = x.shape[1]
         g = int(round(l ** 0.5))
         if g * g != l:
             raise ValueError(f"unpatchify needs a square number of patches, got {l}")
-        c = self.in_chans
-        x = x.reshape(n, g, g, p, p, c).permute(0, 5, 1, 3, 2, 4)
-        return x.reshape(n, c, g * p, g * p)
+        return unpatchify(x, self.patch_embed.patch_size[0], (g, g), self.in_chans)
 
     # -- masking --------------------------------------------------------------------------------
-    @staticmethod
-    def masking_indices(noise, mask_ratio: float):
-        """From (N, L) noise: ``ids_shuffle`` (ascending noise; the first ``len_keep`` are kept),
-        ``ids_restore`` (its inverse permutation), ``len_keep`` and the binary ``mask`` (1 = removed)."""
-        n, l = noise.shape
-        len_keep = int(l * (1 - mask_ratio))
-        ids_shuffle, _ = jt.argsort(noise, dim=1)
-        ids_restore, _ = jt.argsort(ids_shuffle, dim=1)
-        mask = (ids_restore >= len_keep).float32()
-        return ids_shuffle, ids_restore, len_keep, mask
+    masking_indices = staticmethod(masking_indices)
 
     def random_masking(self, x, mask_ratio: float, noise=None):
         """Keep a random subset of the tokens of every sample: (x_masked, mask, ids_restore)."""
-        n, l, d = x.shape
-        if noise is None:
-            noise = sample_uniform((n, l))  # keyed by global sample index in the trainer (MPI == 1 process)
-        elif not isinstance(noise, jt.Var):
-            noise = jt.array(noise)
-        if tuple(noise.shape) != (n, l):
-            raise ValueError(f"noise must have shape ({n}, {l}), got {tuple(noise.shape)}")
-        ids_shuffle, ids_restore, len_keep, mask = self.masking_indices(noise, mask_ratio)
-        ids_keep = ids_shuffle[:, :len_keep]
-        x_masked = jt.gather(x, 1, ids_keep.unsqueeze(-1).broadcast((n, len_keep, d)))
-        return x_masked, mask, ids_restore
+        return random_masking(x, mask_ratio, noise)
 
     # -- forward --------------------------------------------------------------------------------
-    def forward_encoder(self, imgs, mask_ratio: float, noise=None):
+    def forward_encoder(self, imgs, mask_ratio: float, noise=None, mask=None):
+        """Encode the kept patches: (latent with the cls token first, mask, ids_restore).
+
+        ``mask`` (B, L) bool (True = removed, equal count per sample) replaces the random draw.
+        """
         x = self.patch_embed(imgs) + self.pos_embed[:, 1:, :]
-        x, mask, ids_restore = self.random_masking(x, mask_ratio, noise)
+        if mask is not None:
+            ids_shuffle, ids_restore, len_keep, mask = indices_from_mask(mask)
+            if tuple(mask.shape) != tuple(x.shape[:2]):
+                raise ValueError(f"mask must have shape {tuple(x.shape[:2])}, got {tuple(mask.shape)}")
+            x = gather_tokens(x, ids_shuffle[:, :len_keep])
+        else:
+            x, mask, ids_restore = random_masking(x, mask_ratio, noise)
         cls = (self.cls_token + self.pos_embed[:, :1, :]).broadcast((x.shape[0], 1, x.shape[2]))
         x = jt.concat([cls, x], dim=1)
         for blk in self.blocks:
@@ -151,43 +242,54 @@ class MaskedAutoencoderViT(nn.Module):
         return self.norm(x), mask, ids_restore
 
     def forward_decoder(self, x, ids_restore):
-        x = self.decoder_embed(x)
-        n, kept, d = x.shape
-        l = ids_restore.shape[1]
-        mask_tokens = self.mask_token.broadcast((n, l + 1 - kept, d))
-        tokens = jt.concat([x[:, 1:, :], mask_tokens], dim=1)
-        tokens = jt.gather(tokens, 1, ids_restore.unsqueeze(-1).broadcast((n, l, d)))  # un-shuffle
-        x = jt.concat([x[:, :1, :], tokens], dim=1) + self.decoder_pos_embed
-        for blk in self.decoder_blocks:
-            x = blk(x)
-        x = self.decoder_pred(self.decoder_norm(x))
-        return x[:, 1:, :]
+        return mae_decode(x, ids_restore, self.decoder_embed, self.mask_token, self.decoder_pos_embed,
+                          self.decoder_blocks, self.decoder_norm, self.decoder_pred)
 
     def forward_loss(self, imgs, pred, mask, norm_pix_loss: bool | None = None):
-        """Mean over removed patches of the per-patch mean squared error."""
-        norm_pix = self.norm_pix_loss if norm_pix_loss is None else norm_pix_loss
+        """Mean over removed patches of the target's loss (MSE for pixels). ``norm_pix_loss``
+        (True/False) forces the official pixel target, whatever ``target`` is."""
+        if norm_pix_loss is None:
+            return self.target.loss(pred, self.target(imgs), mask)
         target = self.patchify(imgs)
-        if norm_pix:
-            mean = target.mean(dim=-1, keepdims=True)
-            var = ((target - mean) ** 2).sum(dim=-1, keepdims=True) / (target.shape[-1] - 1)
-            target = (target - mean) / (var + 1e-6) ** 0.5
+        if norm_pix_loss:
+            target = normalize_patches(target)
         loss = ((pred - target) ** 2).mean(dim=-1)
         return (loss * mask).sum() / mask.sum()
 
-    def execute(self, imgs, mask_ratio: float = 0.75, noise=None):
-        latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise)
+    def execute(self, imgs, mask_ratio: float = 0.75, noise=None, mask=None):
+        latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise, mask)
         pred = self.forward_decoder(latent, ids_restore)
         return self.forward_loss(imgs, pred, mask), pred, mask
 
     forward = execute
 
     # -- trainer contract -----------------------------------------------------------------------
+    def _batch_mask(self, batch: dict):
+        """A mask from the batch (``mask``), from the configured generator (drawn from ``_rng``),
+        or None (MAE's noise path)."""
+        if batch.get("mask") is not None:
+            return batch["mask"]
+        if self.masking is None:
+            return None
+        rng = batch.get("_rng")
+        if rng is None:
+            rng = np.random.default_rng(np.random.randint(0, 2 ** 31))
+        return self.masking(batch["img"].shape[0], rng)
+
     def train_step(self, batch: dict) -> dict:
-        loss, _, mask = self(batch["img"], self.mask_ratio, batch.get("noise"))
+        loss, _, _ = self(batch["img"], self.mask_ratio, batch.get("noise"), self._batch_mask(batch))
         return {"loss": loss}
 
     def val_step(self, batch: dict) -> dict:
-        loss, pred, mask = self(batch["img"], self.mask_ratio, batch.get("noise"))
+        """Loss, prediction and mask; without ``noise``/``mask``/``_rng`` in the batch the mask is drawn
+        from a seed derived from the samples' file names, so a validation loss is reproducible."""
+        if batch.get("noise") is None and batch.get("mask") is None and batch.get("_rng") is None:
+            names = [str(m.get("filename", i)) for i, m in enumerate(batch.get("meta") or [])]
+            batch = dict(batch, _rng=np.random.default_rng(zlib.crc32("|".join(names).encode())))
+            if self.masking is None:
+                n, l = batch["img"].shape[0], self.patch_embed.num_patches
+                batch["noise"] = batch["_rng"].random((n, l), dtype=np.float32)
+        loss, pred, mask = self(batch["img"], self.mask_ratio, batch.get("noise"), self._batch_mask(batch))
         return {"loss": loss, "pred": pred, "mask": mask}
 
 
@@ -202,6 +304,10 @@ DEFAULT_CFGS = {
     "mae_vit_large_patch16_dec512d8b": dict(input_size=(3, 224, 224), params_m=329.5,
                                             url=f"{_URL}/mae_visualize_vit_large.pth"),
     "mae_vit_huge_patch14_dec512d8b": dict(input_size=(3, 224, 224), params_m=657.1),
+    # Small encoders for CPU runs and the laptop-scale study (not released by MAE): DeiT-Ti / DeiT-S
+    # widths with a narrow 4-block decoder.
+    "mae_vit_tiny_patch16": dict(input_size=(3, 224, 224), params_m=6.47),
+    "mae_vit_small_patch16": dict(input_size=(3, 224, 224), params_m=25.17),
 }
 
 
@@ -236,6 +342,20 @@ def mae_vit_huge_patch14_dec512d8b(**kwargs) -> MaskedAutoencoderViT:
 MODELS.register("mae_vit_base_patch16", mae_vit_base_patch16_dec512d8b)
 MODELS.register("mae_vit_large_patch16", mae_vit_large_patch16_dec512d8b)
 MODELS.register("mae_vit_huge_patch14", mae_vit_huge_patch14_dec512d8b)
+
+
+@MODELS.register()
+def mae_vit_tiny_patch16(**kwargs) -> MaskedAutoencoderViT:
+    return _mae("mae_vit_tiny_patch16", **{
+        "patch_size": 16, "embed_dim": 192, "depth": 12, "num_heads": 3, "decoder_embed_dim": 128,
+        "decoder_depth": 4, "decoder_num_heads": 4, "mlp_ratio": 4, **kwargs})
+
+
+@MODELS.register()
+def mae_vit_small_patch16(**kwargs) -> MaskedAutoencoderViT:
+    return _mae("mae_vit_small_patch16", **{
+        "patch_size": 16, "embed_dim": 384, "depth": 12, "num_heads": 6, "decoder_embed_dim": 256,
+        "decoder_depth": 4, "decoder_num_heads": 8, "mlp_ratio": 4, **kwargs})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -157,6 +157,13 @@ class VisionTransformer(nn.Module):
         out_indices: blocks returned by the backbone (default: the last one).
         frozen_stages: freeze the patch embedding, cls/pos embeddings and blocks 0..frozen_stages-1
             (-1: nothing, 0: embeddings only).
+        linear_probe: MAE's linear probe (``main_linprobe``): the pooled feature (the cls token through
+            ``norm``, MAE's default, or with ``global_pool`` the token mean through the new, frozen
+            ``fc_norm``), a head ``BatchNorm1d(affine=False, eps=1e-6)`` -> ``Linear`` (keys ``head.0``,
+            ``head.1``, as the official probe checkpoints), everything but the head frozen, in eval mode.
+        pretrained: encoder weights to start from: an MAE pre-training checkpoint (ours, or the
+            official ``mae_pretrain_vit_*.pth`` / ``*_full.pth``), read through ``jvision.convert``
+            with ``mae_encoder_state``; the new ``fc_norm`` / ``head`` stay missing, nothing else may.
 
     ``pos_embed`` is learnable (as in MAE fine-tuning) and starts from the fixed sin-cos table.
     """
@@ -165,9 +172,13 @@ class VisionTransformer(nn.Module):
                  num_classes: int = 1000, embed_dim: int = 768, depth: int = 12, num_heads: int = 12,
                  mlp_ratio: float = 4.0, qkv_bias: bool = True, global_pool: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.0,
-                 norm_eps: float = 1e-6, out_indices: Sequence[int] | None = None, frozen_stages: int = -1):
+                 norm_eps: float = 1e-6, out_indices: Sequence[int] | None = None, frozen_stages: int = -1,
+                 linear_probe: bool = False, pretrained: str | None = None):
         super().__init__()
+        if linear_probe and num_classes <= 0:
+            raise ValueError("linear_probe needs num_classes > 0")
         self.num_classes = num_classes
+        self.linear_probe = linear_probe
         self.embed_dim = embed_dim
         self.depth = depth
         self.global_pool = global_pool and num_classes > 0
@@ -197,8 +208,20 @@ class VisionTransformer(nn.Module):
         init_vit_weights(self)
         trunc_normal_(self.cls_token, std=0.02)
         if self.head is not None:
-            trunc_normal_(self.head.weight, std=2e-5)  # MAE fine-tuning's head init
+            trunc_normal_(self.head.weight, std=0.01 if linear_probe else 2e-5)  # MAE probe / fine-tuning init
+        if pretrained:
+            self.load_pretrained(pretrained)
+        if linear_probe:
+            self.head = nn.Sequential(nn.BatchNorm1d(embed_dim, eps=1e-6, affine=False), self.head)
         self._freeze_stages()
+
+    def load_pretrained(self, path: str) -> None:
+        """Encoder weights from an MAE checkpoint (see ``pretrained``); prints one summary line."""
+        from ..convert import load_checkpoint
+        new = [k for k in ("fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias") if k in self.state_dict()]
+        report = load_checkpoint(self, path, remap=lambda st: mae_encoder_state(st, self.global_pool),
+                                 ignore_missing=new, log=None)
+        print(f"VisionTransformer: {report.summary()}" + (f"; new: {', '.join(new)}" if new else ""))
 
     def stage_modules(self) -> dict:
         groups = {"embed": ["patch_embed", "cls_token", "pos_embed"], "blocks": ["blocks"]}
@@ -208,6 +231,13 @@ class VisionTransformer(nn.Module):
         return groups
 
     def _freeze_stages(self) -> None:
+        if self.linear_probe:
+            for name, module in self.named_modules():
+                if name and not name.startswith("head") and "." not in name:
+                    freeze_module(module)
+            self.cls_token.stop_grad()
+            self.pos_embed.stop_grad()
+            return
         if self.frozen_stages < 0:
             return
         freeze_module(self.patch_embed)
@@ -281,6 +311,11 @@ DEFAULT_CFGS = {
     "vit_huge_patch14": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD,
                              params_m=632.1, top1=86.93, drop_path_rate=0.3,
                              url=f"{_MAE_URL}/mae_finetuned_vit_huge.pth"),
+    # the encoders of mae_vit_tiny/small_patch16 (DeiT-Ti / DeiT-S widths), for CPU runs
+    "vit_tiny_patch16": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, params_m=5.7,
+                             drop_path_rate=0.1),
+    "vit_small_patch16": dict(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, params_m=22.1,
+                              drop_path_rate=0.1),
 }
 
 
@@ -306,3 +341,15 @@ def vit_large_patch16(**kwargs) -> VisionTransformer:
 def vit_huge_patch14(**kwargs) -> VisionTransformer:
     return _vit("vit_huge_patch14", **{"patch_size": 14, "embed_dim": 1280, "depth": 32,
                                        "num_heads": 16, **kwargs})
+
+
+@MODELS.register()
+def vit_tiny_patch16(**kwargs) -> VisionTransformer:
+    return _vit("vit_tiny_patch16", **{"patch_size": 16, "embed_dim": 192, "depth": 12, "num_heads": 3,
+                                       **kwargs})
+
+
+@MODELS.register()
+def vit_small_patch16(**kwargs) -> VisionTransformer:
+    return _vit("vit_small_patch16", **{"patch_size": 16, "embed_dim": 384, "depth": 12, "num_heads": 6,
+                                        **kwargs})
