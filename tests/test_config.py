@@ -127,7 +127,7 @@ def _error(options=(), path=TOY, extra_text=None, tmp_path=None) -> str:
     (["train.keep_ckpts=0"], "train.keep_ckpts = 0: expected an integer >= 1"),
     (["train.amp=half"], "train.amp = 'half': expected False, True, 'float16' or 'bfloat16'"),
     (["optimizer.betas=(0.9,)"], "optimizer.betas = (0.9,): expected a list of 2 items"),
-    (["optimizer.type=Adamw"], "optimizer.type = 'Adamw': expected one of 'Adam', 'AdamW', 'SGD'"),
+    (["optimizer.type=Adamw"], "optimizer.type = 'Adamw': expected one of 'Adam', 'AdamW', 'LARS', 'SGD'"),
     (["optimizer.momentun=0.9"], "unexpected argument"),
     (["data.batchsize=4"], "unknown key data.batchsize = 4 (did you mean 'batch_size'?)"),
     (["data.train.pipeline.0.scael=0.1"], "data.train.pipeline.0: transforms 'ToyJitter' got unknown argument(s) 'scael'"),

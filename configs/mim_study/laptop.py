@@ -6,6 +6,7 @@
 #   python tools/mim_study.py configs/mim_study/laptop.py --dry-run        # the cells and commands
 # Every cell pre-trains for the same number of iterations (300 x 64 images), whatever its subset size,
 # as a fixed compute budget; the probe trains 150 iterations of 128.
+custom_imports = ["jvision.mim.study"]  # declares the `study` section
 _models = dict(
     micro=dict(mae=dict(type="MaskedAutoencoderViT", img_size=32, patch_size=4, embed_dim=64, depth=4, num_heads=4,
                         decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),

@@ -10,6 +10,7 @@
 # subset size). Subsets are drawn once per (strategy, size) with seed 0 and shared by all cells.
 # Data layout expected: data/coyo700m/{00000..74751}.tar (img2dataset: KEY.jpg, KEY.txt, KEY.json with
 # Coyo's columns), data/imagenet/{train,val}; checkpoints/ViT-B-16.pt (OpenAI CLIP, the teacher).
+custom_imports = ["jvision.mim.study"]  # declares the `study` section
 _models = dict(
     base=dict(mae=dict(type="mae_vit_base_patch16"), vit=dict(type="vit_base_patch16")),
     large=dict(mae=dict(type="mae_vit_large_patch16"), vit=dict(type="vit_large_patch16"),

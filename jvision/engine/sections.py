@@ -63,7 +63,8 @@ SCHEDULE = Schema({
     "steps": Field(list, items=Field(int, min=0)),
     "gamma": Field(float, greater=0.0),
     "warmup_iters": Field(int, min=0),
-    "warmup_ratio": Field(float, greater=0.0, max=1.0),
+    "warmup_ratio": Field(float, min=0.0, max=1.0),
+    "anneal_after_warmup": Field(bool),
 }, doc="learning-rate schedule")
 assert set(SCHEDULE.fields) == set(LRSchedule.__dataclass_fields__) - {"base_lr", "max_iters"}
 

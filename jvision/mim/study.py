@@ -43,9 +43,19 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..config import merge
+from ..config import Field, Schema, merge, register_section
 
-__all__ = ["load_spec", "Cell", "plan_cells", "run_study", "write_tables", "write_plots"]
+__all__ = ["load_spec", "Cell", "plan_cells", "run_study", "write_tables", "write_plots", "STUDY_SECTION"]
+
+#: The ``study`` section of a spec file (spec files say ``custom_imports = ["jvision.mim.study"]``).
+STUDY_SECTION = Schema({
+    "name": Field(str), "source": Field((str, dict), required=True), "grids": Field(list, items=Field(dict), required=True),
+    "models": Field(dict, required=True), "targets": Field(dict, required=True),
+    "samplings": Field(dict, required=True), "pretrain": Field(dict, required=True),
+    "downstream": Field(dict, required=True), "shard_size": Field(int, min=1), "seed": Field(int, min=0),
+    "mpirun": Field(int, min=1, nullable=True),
+}, doc="a data-scaling study (jvision.mim.study)")
+register_section("study", STUDY_SECTION)
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT_FIELDS = ["cell", "data", "model", "target", "sampling", "pretrain_iters", "pretrain_loss",
@@ -60,6 +70,7 @@ def load_spec(path: str | os.PathLike, overrides: list[str] | None = None) -> di
         cfg.merge_from_list(overrides)
     if "study" not in cfg:
         raise KeyError(f"{path}: a study spec needs a top-level 'study' dict")
+    cfg.validate()
     spec = cfg.to_dict()["study"]
     here = Path(path).resolve().parent
     for key in ("grids", "models", "targets", "samplings", "pretrain", "downstream"):
