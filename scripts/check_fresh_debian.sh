@@ -145,6 +145,7 @@ done
 git clone -q --bare --no-local "$REPO" "$CH/srv/jvision.git"
 REV=$(git -C "$REPO" rev-parse --short HEAD)
 chmod -R a+rX "$CH/srv/jvision.git"
+chroot "$CH" git config --system --add safe.directory /srv/jvision.git  # owned by root, cloned by the user too
 
 run_in() {  # run_in USER TIMEOUT LOGNAME COMMAND  -> exit status of COMMAND
   local who=$1 limit=$2 name=$3 cmd=$4 home=/root spec=()
