@@ -42,15 +42,11 @@ def _import_optional_packages() -> None:
 
 
 def build_model(spec: str):
-    """A registered name, or a config file with a ``model`` dict (jvision.config, else runpy)."""
+    """A registered name, or a config file with a ``model`` dict."""
     _import_optional_packages()
     if spec.endswith(".py"):
-        try:
-            from jvision.config import Config
-            cfg = Config.fromfile(spec).to_dict()
-        except ImportError:
-            import runpy
-            cfg = runpy.run_path(spec)
+        from jvision.config import Config
+        cfg = Config.fromfile(spec).to_dict()
         if "model" not in cfg:
             raise KeyError(f"{spec}: the config defines no 'model'")
         return MODELS.build(dict(cfg["model"])), Path(spec).stem

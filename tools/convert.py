@@ -36,12 +36,8 @@ def build_model(spec: str, num_classes: int | None = None):
     """A registered model name, or a config file defining ``model = dict(type=...)``."""
     from jvision.registry import MODELS
     if spec.endswith(".py"):
-        try:
-            from jvision.config import Config
-            cfg = Config.fromfile(spec).to_dict()
-        except ImportError:
-            import runpy
-            cfg = runpy.run_path(spec)
+        from jvision.config import Config
+        cfg = Config.fromfile(spec).to_dict()
         if "model" not in cfg:
             raise KeyError(f"{spec}: the config defines no 'model'")
         model_cfg = dict(cfg["model"])
