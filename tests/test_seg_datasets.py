@@ -346,3 +346,25 @@ def test_exif_rotated_image_is_read_upright_and_checked_against_its_label(tmp_pa
     write_label(tmp_path / "annotations" / "training" / "ADE_000.png", [1, 2], h=W, w=H)  # drawn on stored pixels
     with pytest.raises(SegDatasetError, match="EXIF orientation 6"):
         ADE20K(str(tmp_path))
+
+
+def test_custom_config_example_checks_and_builds(tmp_path, capsys, repo_root):
+    """configs/custom/segnext_t_custom.py on a set laid out as its comment says."""
+    from jvision.config import Config
+    from jvision.registry import MODELS
+    for split, n in (("train", 3), ("val", 2)):
+        for i in range(n):
+            write_image(tmp_path / "images" / split / f"{split}{i}.jpg", i)
+            write_label(tmp_path / "labels" / split / f"{split}{i}.png", [0, 1, 2, 255])
+    config = str(repo_root / "configs" / "custom" / "segnext_t_custom.py")
+    main = _check_dataset_main()
+    for split in ("train", "val"):
+        assert main([config, "--split", split, "--cfg-options", f"data.{split}.data_root={str(tmp_path)!r}",
+                     "--out", str(tmp_path / "out")]) == 0
+        assert "dataset OK" in capsys.readouterr().out
+    cfg = Config.fromfile(config)
+    cfg.merge_from_list([f"data.train.data_root={str(tmp_path)!r}"])
+    ds = DATASETS.build(cfg.data.train)
+    sample = ds.prepare(0, np.random.default_rng(0))
+    assert sample["img"].shape == (3, 512, 512) and set(np.unique(sample["gt_seg"])) <= {0, 1, 2, 255}
+    assert MODELS.build(dict(cfg.model, pretrained=None)).num_classes == len(ds.classes) == 3
