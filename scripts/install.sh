@@ -89,8 +89,11 @@ if [ -n "$missing" ]; then
       echo "[install] error: missing$needed, which Jittor needs ($who). As root run: apt-get install$needed$recommended" >&2
       exit 1
     fi
+    effects=""
+    case "$recommended" in *libdnnl-dev*) effects="CPU convolutions will be slower" ;; esac
+    case "$recommended" in *openmpi*) effects="${effects:+$effects, }mpirun (multi-process training) unavailable" ;; esac
     warn "missing recommended system packages:$recommended ($who). As root run: apt-get install$recommended." \
-         "Continuing: CPU convolutions will be slower and mpirun unavailable."
+         "Continuing: $effects."
   fi
 fi
 

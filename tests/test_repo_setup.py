@@ -77,6 +77,7 @@ def test_install_as_a_normal_user_warns_about_recommended_packages(fake_bin, tmp
     assert run.returncode == 0, run.stderr
     assert "warning: missing recommended system packages: libdnnl-dev openmpi-bin (you are not root)" in run.stderr
     assert "apt-get install libdnnl-dev openmpi-bin" in run.stderr
+    assert "CPU convolutions will be slower, mpirun (multi-process training) unavailable" in run.stderr
     assert f"would create the environment {tmp_path / 'venv'}" in run.stdout
     assert not (tmp_path / "venv").exists() and not (tmp_path / "apt.log").exists()   # --check changes nothing
 
