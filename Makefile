@@ -1,21 +1,26 @@
-# Quick start:   make demo    (install what is missing, run the main job on built-in data)
-#                make test    (install what is missing, run the test suite)
+# Quick start:   make demo    (set up .venv/ if needed, train SegNeXt-T on the built-in street scenes)
+#                make test    (set up .venv/ if needed, run the test suite)
+# Every target runs in the project environment $(VENV) (created and filled by scripts/install.sh;
+# as root it also installs the system packages). Another environment: make test VENV=/path/to/venv.
 PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
 DEMO_CONFIG ?= configs/demo/segnext_t_scenes.py
 
 .PHONY: install demo test bench clean
 
 install:
-	PYTHON=$(PYTHON) bash scripts/install.sh
+	PYTHON="$(PYTHON)" VENV="$(VENV)" bash scripts/install.sh
 
 demo: install
-	$(PYTHON) tools/train.py $(DEMO_CONFIG)
+	$(PY) tools/train.py $(DEMO_CONFIG)
 
 test: install
-	$(PYTHON) -m pytest -q tests
+	$(PY) -m pytest -q tests
 
 bench: install
-	$(PYTHON) benchmarks/bench_ops.py
+	$(PY) benchmarks/bench_ops.py
 
+# The environment is kept: remove it with rm -rf $(VENV).
 clean:
 	rm -rf work_dirs .pytest_cache .install-stamp

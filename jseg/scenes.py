@@ -711,7 +711,7 @@ def generate_scene(rng: np.random.Generator, width: int = 256, height: int = 192
 # the cached dataset
 # ---------------------------------------------------------------------------------------------
 def _cache_base() -> Path:
-    return Path(os.path.expanduser(os.environ.get("JVISION_CACHE", "~/.cache/jvision")))
+    return Path(os.path.expanduser(os.environ.get("JVISION_CACHE") or "~/.cache/jvision"))
 
 
 def default_scenes_root(num_train: int = 400, num_val: int = 60, size: Sequence[int] = (256, 192),

@@ -1,7 +1,9 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures and the test session's environment."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,21 @@ import pytest
 import jvision  # noqa: F401  (configures Jittor's runtime before any test imports it)
 
 REPO = Path(__file__).resolve().parents[1]
+_SESSION_CACHE: str | None = None
+
+
+def pytest_configure(config):
+    """Generated data (the built-in scenes, synthetic shapes) goes to a folder of this session,
+    never the user's ~/.cache/jvision: set before collection, so module-level code and the
+    subprocesses the tests start see it too. Removed when the session ends."""
+    global _SESSION_CACHE
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="jvision-test-cache-")
+    os.environ["JVISION_CACHE"] = _SESSION_CACHE
+
+
+def pytest_unconfigure(config):
+    if _SESSION_CACHE:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 def find_parity_dir() -> Path | None:

@@ -1,9 +1,10 @@
 """tools/compare.py and jvision.convert.fixtures: our models against the official PyTorch numbers.
 
 Every family registers its parity adapter in its own model file on import (``FAMILIES``); every
-tiny fixture (van, conv2former, mae, segnext: MSCAN + the jseg head) must match within 1e-4 with
-nothing left unchecked; every full-size manifest must have exactly the official keys, shapes and
-parameter counts (the models are built, never run).
+tiny fixture (van, conv2former, mae, segnext: MSCAN + the jseg head) must match within PARITY_TOL
+(the README's claim, "at most 4.5e-6 absolute", with headroom) with nothing left unchecked; every
+full-size manifest must have exactly the official keys, shapes and parameter counts (the models
+are built, never run).
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ FAMILIES = {
     ("segnext", "decode_head"): "jseg.models.segnext",
     ("e2fgvi", None): "jvision.models.e2fgvi.parity",
 }
+
+PARITY_TOL = 2e-5   # README: every tiny fixture agrees to at most 4.5e-6 absolute
 
 TINY = ["van/van_tiny", "conv2former/conv2former_tiny", "mae/mae_tiny", "segnext/segnext_tiny"]
 FULL = ([f"van/van_b{i}" for i in range(7)]
@@ -69,15 +72,15 @@ def test_composite_part_without_adapter_is_reported_not_passed():
 
 
 @pytest.mark.parametrize("fixture", TINY)
-def test_tiny_fixture_matches_within_1e_4(parity_dir, fixture):
-    report = fixtures.check_folder(parity_dir / fixture, tol=1e-4)
+def test_tiny_fixture_matches_at_the_claimed_level(parity_dir, fixture):
+    report = fixtures.check_folder(parity_dir / fixture, tol=PARITY_TOL)
     assert not report.failed, report.format()
-    checked = {o.name: o for o in report.outputs if o.status == "ok"}
     assert not report.unchecked, report.format()
+    checked = {o.name: o for o in report.outputs}
     if fixture.startswith("segnext"):
         assert {"out_0", "out_1", "out_2", "out_3", "head_logits", "seg_logits"} <= set(checked), report.format()
     for o in checked.values():
-        assert o.exact or o.max_abs < 1e-4, o
+        assert o.status == "ok" and (o.exact or o.max_abs < PARITY_TOL), o
     assert report.loads and all(load["ok"] for load in report.loads)
 
 

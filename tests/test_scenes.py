@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,14 @@ def test_default_root_names_parameters(monkeypatch, tmp_path):
     monkeypatch.setenv("JVISION_CACHE", str(tmp_path / "cache"))
     root = scenes.default_scenes_root(400, 60, (256, 192), 0)
     assert root == tmp_path / "cache" / "scenes" / f"v{scenes.SCENES_VERSION}-256x192-400+60-seed0"
+
+
+def test_the_test_session_never_writes_the_user_cache():
+    """conftest points JVISION_CACHE at a temporary folder of this session: the scenes (and the
+    synthetic shapes) that tests generate never land in ~/.cache/jvision."""
+    import tempfile
+    from jvision.data.synthetic import default_cache_dir
+    user_cache = Path.home() / ".cache"
+    for path in (scenes.default_scenes_root(), default_cache_dir()):
+        assert not path.resolve().is_relative_to(user_cache.resolve()), path
+        assert path.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve()), path

@@ -1,6 +1,8 @@
 """Segmentation models: NMF (forward, both gradient policies, seeded evaluation bases), the
-LightHamHead / EncoderDecoder (names, losses, whole / sliding / multi-scale+flip inference against
-the numpy references of ``jseg.transforms.tta``), and the errors users see."""
+LightHamHead / EncoderDecoder (names, losses, whole / sliding / multi-scale+flip inference), and
+the errors users see. Sliding and multi-scale inference are checked against windows and view sizes
+worked out by hand here (mmsegmentation's rules), not against ``jseg.transforms.tta``, which the
+segmentor itself uses."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +15,7 @@ import jseg  # noqa: F401  (registers the toolbox)
 from jseg.models import ConvModule, EncoderDecoder, LightHamHead
 from jvision.convert import StateDictMismatchError, load_state_dict
 from jseg.models.losses import CrossEntropyLoss, cross_entropy
-from jseg.transforms.tta import TestTimeAug, aug_predict, slide_predict
+import cv2
 from jvision.ops.nmf import NMF2D, nmf2d, normalize_bases, parse_ham_kwargs, seeded_bases
 from jvision.registry import MODELS
 
@@ -221,24 +223,71 @@ def test_slide_equals_whole_when_one_window_covers_the_image(image):
     np.testing.assert_array_equal(model.predict(image), pred_slide)
 
 
+def _record_inputs(model):
+    """Wrap ``model.encode_decode`` to keep a copy of every input it is given."""
+    seen, original = [], model.encode_decode
+
+    def recording(img, *args, **kwargs):
+        seen.append(img.numpy().copy())
+        return original(img, *args, **kwargs)
+    model.encode_decode = recording
+    return seen
+
+
 def test_slide_averages_overlapping_windows_like_mmseg(image):
+    """48x40 input, 32x32 windows every (16, 24): mmseg's grid puts rows at y = 0, 16 and columns
+    at x = 0, 24 -> shifted back to 8 so the last window ends at the border."""
     model = tiny_segmentor(mode="slide", crop_size=(32, 32), stride=(16, 24))
     model.eval()
+    windows = [(0, 32, 0, 32), (0, 32, 8, 40), (16, 48, 0, 32), (16, 48, 8, 40)]   # (y1, y2, x1, x2)
+    logits_fn = _logits_fn(model)
+    ref = np.zeros((1, model.num_classes, 48, 40), np.float64)
+    count = np.zeros((48, 40))
+    for y1, y2, x1, x2 in windows:
+        ref[:, :, y1:y2, x1:x2] += logits_fn(image[:, :, y1:y2, x1:x2])
+        count[y1:y2, x1:x2] += 1
+    assert count.min() == 1 and count.max() == 4 and count[16:32, 8:32].min() == 4
+    ref /= count
+    seen = _record_inputs(model)
     with jt.no_grad():
         ours = model.slide_inference(jt.array(image)).numpy()
-    ref = slide_predict(image, _logits_fn(model), model.num_classes, (32, 32), (16, 24))
-    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
-    assert np.abs(ours - _logits_fn(model)(image)).max() > 1e-3   # windows really differ from whole
+    assert len(seen) == len(windows)
+    for crop, (y1, y2, x1, x2) in zip(seen, windows):                  # exactly these windows, in order
+        np.testing.assert_array_equal(crop, image[:, :, y1:y2, x1:x2])
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+    assert np.abs(ours - logits_fn(image)).max() > 1e-3   # windows really differ from whole
+
+
+def _resize_chw(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear, half-pixel centres (align_corners=False), one channel at a time."""
+    return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in x[0]])[None]
 
 
 def test_multiscale_flip_inference_matches_reference(image):
+    """img_scale (w, h) = (40, 48) x ratios 0.75 / 1.25 on a 48x40 input, keep-ratio, rounded up to
+    multiples of 8: 0.75 -> 36x30 -> 40x32; 1.25 -> 60x50 -> 64x56; each also flipped. Softmax
+    of each view's logits, resized back to 48x40, averaged."""
     cfg = dict(img_scale=(40, 48), ratios=(0.75, 1.25), flip=True, size_divisor=8)
     model = tiny_segmentor(**cfg)
     model.eval()
+    views = [((40, 32), False), ((40, 32), True), ((64, 56), False), ((64, 56), True)]
+    logits_fn = _logits_fn(model)
+    total = 0
+    for (h, w), flip in views:
+        x = _resize_chw(image, h, w)
+        x = x[..., ::-1] if flip else x
+        logits = logits_fn(np.ascontiguousarray(x))
+        logits = logits[..., ::-1] if flip else logits
+        logits = _resize_chw(np.ascontiguousarray(logits), 48, 40)
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        total = total + e / e.sum(1, keepdims=True)
+    ref = total / len(views)
+    seen = _record_inputs(model)
     with jt.no_grad():
         probs, is_prob = model.inference(jt.array(image), out_size=(48, 40))
-    ref = aug_predict(image, _logits_fn(model), TestTimeAug(**cfg))
     assert is_prob
+    assert [tuple(v.shape[2:]) for v in seen] == [size for size, _ in views]
+    np.testing.assert_array_equal(seen[1], seen[0][..., ::-1])        # the flipped view is the mirror image
     np.testing.assert_allclose(probs.numpy(), ref, rtol=1e-4, atol=2e-5)
 
 

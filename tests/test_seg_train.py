@@ -12,7 +12,7 @@ from jvision.config import Config
 from jvision.engine import Trainer
 
 MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
-SCENES = dict(type="Scenes", num_train=400, num_val=60, size=(256, 192), seed=0)   # the demo's cached set
+SCENES = dict(type="Scenes", num_train=400, num_val=60, size=(256, 192), seed=0)   # generated once per session (conftest)
 
 
 def _cfg(max_iters: int) -> Config:

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from jvision.data.base import BaseDataset
-from jvision.data.image_io import ImageReadError, read_image
+from jvision.data.image_io import ImageReadError, exif_orientation, read_image
 from jvision.registry import DATASETS
 
 __all__ = ["SegDataset", "SegDatasetError", "read_label", "random_palette", "VERIFY_MODES"]
@@ -60,19 +60,35 @@ def random_palette(num_classes: int, seed: int = 0) -> list[list[int]]:
 
 
 def _open_header(path: Path, what: str):
-    """Open ``path`` with Pillow without decoding the pixels; errors name the path."""
+    """Open ``path`` with Pillow without decoding the pixels; errors name the path.
+
+    Returns ``(mode, (w, h), orientation)``: for an image, ``(w, h)`` is the size ``read_image``
+    returns (EXIF orientation applied) and ``orientation`` the EXIF value; labels are read as
+    stored (orientation 1).
+    """
     from PIL import Image, UnidentifiedImageError
     if not path.is_file():
         raise SegDatasetError(f"{what} file {str(path)!r} does not exist", path)
     if path.stat().st_size == 0:
         raise SegDatasetError(f"{what} file {str(path)!r} is empty (0 bytes)", path)
     try:
-        im = Image.open(path)
-        mode, size = im.mode, im.size
-        im.close()
+        with Image.open(path) as im:
+            mode, size = im.mode, im.size
+            orientation = exif_orientation(im) if what == "image" else 1
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise SegDatasetError(f"{what} file {str(path)!r} is not a readable image: {exc}", path) from exc
-    return mode, size  # size is (w, h)
+    if orientation in (5, 6, 7, 8):
+        size = (size[1], size[0])
+    return mode, size, orientation  # size is (w, h)
+
+
+def _size_mismatch(seg_path, seg_hw, img_path, img_hw, orientation: int) -> SegDatasetError:
+    msg = (f"label file {str(seg_path)!r} is {seg_hw[0]}x{seg_hw[1]} but its image {str(img_path)!r} is "
+           f"{img_hw[0]}x{img_hw[1]} (HxW)")
+    if orientation in (5, 6, 7, 8) and tuple(seg_hw) == (img_hw[1], img_hw[0]):
+        msg += (f"; the image carries EXIF orientation {orientation} and is read upright (rotated), so its "
+                "label map must be drawn on the upright image (or strip the orientation tag)")
+    return SegDatasetError(msg, seg_path)
 
 
 def read_label(path: str | os.PathLike) -> np.ndarray:
@@ -141,6 +157,10 @@ class SegDataset(BaseDataset):
         ignore_index: label value of unlabelled pixels after loading.
         verify: ``"header"`` (default), ``"full"`` or ``"none"`` (see module doc).
         test_mode: labels are optional (samples without a label file carry no ``gt_seg``).
+        errors: ``"raise"`` (default): the first bad pair (image without label, unreadable file,
+            size mismatch) raises ``SegDatasetError``; ``"collect"``: every bad pair is left out and
+            its error kept in ``problems`` (``tools/check_dataset.py`` reports them all). Missing
+            folders and split files raise either way.
 
     A sample from ``load``: ``img`` (HxWx3 uint8 RGB), ``gt_seg`` (HxW uint8, or int32 when values
     exceed 255), ``meta`` = ``filename``, ``seg_filename``, ``ori_shape``, ``img_shape``, ``idx``.
@@ -154,10 +174,14 @@ class SegDataset(BaseDataset):
                  seg_suffix: str = ".png", split_file: str | Sequence[str] | None = None,
                  pipeline: Sequence[dict | Callable] | None = None, classes: Sequence[str] | None = None,
                  palette: Sequence[Sequence[int]] | None = None, reduce_zero_label: bool = False,
-                 ignore_index: int = 255, verify: str = "header", test_mode: bool = False):
+                 ignore_index: int = 255, verify: str = "header", test_mode: bool = False, errors: str = "raise"):
         super().__init__(pipeline)
         if verify not in VERIFY_MODES:
             raise ValueError(f"{type(self).__name__}: verify must be one of {VERIFY_MODES}, got {verify!r}")
+        if errors not in ("raise", "collect"):
+            raise ValueError(f"{type(self).__name__}: errors must be 'raise' or 'collect', got {errors!r}")
+        self.errors = errors
+        self.problems: list[SegDatasetError] = []
         self.root = Path(os.path.expanduser(str(root)))
         self.img_suffix, self.seg_suffix = img_suffix, seg_suffix
         self.reduce_zero_label = bool(reduce_zero_label)
@@ -192,13 +216,26 @@ class SegDataset(BaseDataset):
         self.samples: list[tuple[str, str | None]] = []
         for i_dir, a_dir, split in zip(img_dirs, ann_dirs, splits):
             self.samples.extend(self._collect(i_dir, a_dir, split))
-        if not self.samples:
+        if not self.samples and not self.problems:
             where = ", ".join(repr(str(self._path(d))) for d in img_dirs)
             raise SegDatasetError(f"{type(self).__name__}: no images ending in {img_suffix!r} found in {where}",
                                   self._path(img_dirs[0]))
         if verify != "none":
+            bad = set()
             for idx in range(len(self.samples)):
-                self.check_sample(idx, decode=(verify == "full"))
+                try:
+                    self.check_sample(idx, decode=(verify == "full"))
+                except SegDatasetError as exc:
+                    self._problem(exc)
+                    bad.add(idx)
+            if bad:
+                self.samples = [pair for i, pair in enumerate(self.samples) if i not in bad]
+
+    def _problem(self, exc: SegDatasetError) -> None:
+        """Raise ``exc``, or keep it in ``problems`` with ``errors="collect"``."""
+        if self.errors == "raise":
+            raise exc
+        self.problems.append(exc)
 
     # -- collecting the pairs --------------------------------------------------------------------
     def _path(self, p: str | os.PathLike) -> Path:
@@ -231,10 +268,11 @@ class SegDataset(BaseDataset):
             for stem in stems:
                 img = idir / (stem + self.img_suffix)
                 if not img.is_file():
-                    raise SegDatasetError(f"{type(self).__name__}: image {str(img)!r} listed in {str(sfile)!r} "
-                                          "does not exist", img)
+                    self._problem(SegDatasetError(f"{type(self).__name__}: image {str(img)!r} listed in "
+                                                  f"{str(sfile)!r} does not exist", img))
+                    continue
                 pairs.append(self._pair(img, stem, adir))
-            return pairs
+            return [p for p in pairs if p is not None]
         stems = []
         for dirpath, dirnames, filenames in os.walk(idir, followlinks=True):
             dirnames.sort()
@@ -243,17 +281,19 @@ class SegDataset(BaseDataset):
                 if f.endswith(self.img_suffix) and not f.startswith("."):
                     stem = f[: len(f) - len(self.img_suffix)]
                     stems.append(stem if rel == "." else os.path.join(rel, stem))
-        return [self._pair(idir / (s + self.img_suffix), s, adir) for s in sorted(stems)]
+        pairs = [self._pair(idir / (s + self.img_suffix), s, adir) for s in sorted(stems)]
+        return [p for p in pairs if p is not None]
 
-    def _pair(self, img: Path, stem: str, adir: Path | None) -> tuple[str, str | None]:
+    def _pair(self, img: Path, stem: str, adir: Path | None) -> tuple[str, str | None] | None:
         if adir is None:
             return str(img), None
         seg = adir / (stem + self.seg_suffix)
         if not seg.is_file():
             if self.test_mode:
                 return str(img), None
-            raise SegDatasetError(f"{type(self).__name__}: image {str(img)!r} has no label file: expected "
-                                  f"{str(seg)!r}", seg)
+            self._problem(SegDatasetError(f"{type(self).__name__}: image {str(img)!r} has no label file: expected "
+                                          f"{str(seg)!r}", seg))
+            return None
         return str(img), str(seg)
 
     # -- checking --------------------------------------------------------------------------------
@@ -265,17 +305,15 @@ class SegDataset(BaseDataset):
         """
         img_path, seg_path = self.samples[idx]
         if not decode:
-            _, img_size = _open_header(Path(img_path), "image")
+            _, img_size, orientation = _open_header(Path(img_path), "image")
             if seg_path is not None:
-                mode, seg_size = _open_header(Path(seg_path), "label")
+                mode, seg_size, _ = _open_header(Path(seg_path), "label")
                 if mode not in _SINGLE_CHANNEL_MODES:
                     raise SegDatasetError(
                         f"label file {seg_path!r} is not single-channel (Pillow mode {mode!r}); label maps must "
                         "hold class indices (colour-coded annotations need converting first)", seg_path)
                 if seg_size != img_size:
-                    raise SegDatasetError(
-                        f"label file {seg_path!r} is {seg_size[1]}x{seg_size[0]} but its image {img_path!r} is "
-                        f"{img_size[1]}x{img_size[0]} (HxW)", seg_path)
+                    raise _size_mismatch(seg_path, seg_size[::-1], img_path, img_size[::-1], orientation)
             return None
         sample = self.load(idx)
         if "gt_seg" not in sample:
@@ -313,8 +351,11 @@ class SegDataset(BaseDataset):
         if seg_path is not None:
             seg = read_label(seg_path)
             if seg.shape != (h, w):
-                raise SegDatasetError(f"label file {seg_path!r} is {seg.shape[0]}x{seg.shape[1]} but its image "
-                                      f"{img_path!r} is {h}x{w} (HxW)", seg_path)
+                try:
+                    orientation = _open_header(Path(img_path), "image")[2]
+                except SegDatasetError:
+                    orientation = 1
+                raise _size_mismatch(seg_path, seg.shape, img_path, (h, w), orientation)
             sample["gt_seg"] = self._convert_label(seg, seg_path)
         return sample
 
