@@ -13,6 +13,7 @@ import jittor as jt
 from jittor import nn
 
 from jvision.models.layers import build_batchnorm
+from jvision.ops import resize_bilinear
 
 __all__ = ["GroupNorm", "ConvModule", "build_norm", "resize"]
 
@@ -131,8 +132,11 @@ class ConvModule(nn.Module):
 
 
 def resize(x, size, mode: str = "bilinear", align_corners: bool = False):
-    """``F.interpolate`` to ``size = (h, w)``; a no-op when the size already matches."""
+    """``F.interpolate`` to ``size = (h, w)``; a no-op when the size already matches. Bilinear goes
+    through ``jvision.ops.resize_bilinear`` (our kernel on the ``kernel`` backend)."""
     size = (int(size[0]), int(size[1]))
     if tuple(x.shape[-2:]) == size:
         return x
+    if mode == "bilinear":
+        return resize_bilinear(x, size, align_corners)
     return nn.interpolate(x, size=size, mode=mode, align_corners=align_corners)
