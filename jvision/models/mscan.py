@@ -22,6 +22,7 @@ from typing import Sequence
 from jittor import nn
 
 from ..ops import MultiScaleConvAttention, LayerNorm2d
+from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import build_batchnorm, freeze_module, linear_drop_path_rates, norm_layer_from_cfg
 from .van import OverlapPatchEmbed, VANBlock, init_van_weights
@@ -37,7 +38,7 @@ class StemConv(nn.Module):
         self.proj = nn.Sequential(
             nn.Conv2d(in_chans, out_chans // 2, 3, stride=2, padding=1),
             build_batchnorm(norm_layer, out_chans // 2),
-            nn.GELU(),
+            GELU(),
             nn.Conv2d(out_chans // 2, out_chans, 3, stride=2, padding=1),
             build_batchnorm(norm_layer, out_chans),
         )
