@@ -4,6 +4,7 @@
     python benchmarks/bench_models.py --official /path/to/official/repos --torch-python /path/to/venv/bin/python
     python benchmarks/bench_models.py --cases segnext_t:train --threads 2 --steps 3 --warmup 1   # one case
     python benchmarks/bench_models.py --list                                                  # the cases
+    python benchmarks/bench_models.py --profile segnext_t:train --threads 1                   # where our time goes
 
 For every case (model, mode) and thread count, each implementation runs in its own long-lived
 process with that many threads (``OMP_NUM_THREADS``; ``torch.set_num_threads``). Both build the
@@ -193,6 +194,42 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _op_kind(name: str) -> str:
+    """A readable kind for a row of Jittor's profiler: our kernels by the first comment line of
+    their source, oneDNN ops by name, fused Jittor loops by their first operator."""
+    if name.startswith("code\u00ab"):
+        code = name.split("\u00abCODE:", 1)[-1]
+        first = [ln.strip()[3:] for ln in code.splitlines() if ln.strip().startswith("//")][:1]
+        return "kernel: " + (first[0].split(",")[0] if first else "jt.code")
+    for k in ("mkl_conv_backward_w", "mkl_conv_backward_x", "mkl_conv", "mkl_matmul", "getitem", "setitem",
+              "transpose", "reindex_reduce", "reindex", "random"):
+        if name.startswith(k) or f"opkey0:{k}" in name[:40]:
+            return k
+    ops = [p.split("\u00ab")[0] for p in name.split("opkey")[1:] if ":" in p]
+    kinds = sorted({o.split(":", 1)[1] for o in ops if ":" in o})
+    return "jittor fused: " + "+".join(kinds[:4]) if kinds else name[:40]
+
+
+def profile(step, top: int = 25) -> str:
+    """One step under Jittor's profiler, summed by op kind (see :func:`_op_kind`)."""
+    import collections
+
+    import jittor as jt
+    with jt.profile_scope() as report:
+        step()
+    head, rows = report[0], report[1:]
+    ti, ci = head.index("TotalTime"), head.index("Count")
+    total, count = collections.Counter(), collections.Counter()
+    for r in rows:
+        total[_op_kind(r[0])] += float(r[ti])
+        count[_op_kind(r[0])] += int(r[ci])
+    whole = sum(total.values()) or 1.0
+    lines = [f"profiled step: {whole / 1e9:.3f} s in ops (Jittor's profiler; absolute times need a quiet machine)",
+             "| op kind | calls | share |", "| --- | --- | --- |"]
+    lines += [f"| {k} | {count[k]} | {100 * v / whole:.1f}% |" for k, v in total.most_common(top)]
+    return "\n".join(lines)
+
+
 def worker(args) -> int:
     """Builds one implementation of one case, warms up, then steps on request (stdin: ``step`` / ``quit``)."""
     case = _resized(CASES[args.case], args)
@@ -212,6 +249,9 @@ def worker(args) -> int:
     except Exception as exc:  # reported to the parent, which prints it and goes on
         print("FAILED " + json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1
+    if args.profile_worker:
+        print(profile(step), flush=True)
+        return 0
     print("READY " + json.dumps({"setup_s": time.perf_counter() - t0, "version": version}), flush=True)
     for line in sys.stdin:
         if line.strip() != "step":
@@ -405,6 +445,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="also write the records here")
     p.add_argument("--log-dir", default=None, help="workers' stderr (default: a folder under /tmp)")
     p.add_argument("--list", action="store_true", help="print the cases and exit")
+    p.add_argument("--profile", metavar="CASE", help="profile one step of our side of CASE (Jittor's profiler, "
+                   "by op kind) with the first --threads value, and exit")
+    p.add_argument("--profile-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--_worker", choices=["ours", "official"], help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -414,6 +457,15 @@ def main(argv=None) -> int:
         for c in CASES.values():
             print(f"{c.name:<34} batch {c.batch} @ {c.size}  {'(default)' if c.name in DEFAULT_CASES else c.note}")
         return 0
+    if args.profile:
+        if args.profile not in CASES:
+            p.error(f"unknown case {args.profile!r}; see --list")
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads[0]))
+        env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", "ours", "--case", args.profile,
+               "--threads", str(args.threads[0]), "--warmup", str(max(args.warmup, 2)), "--profile-worker",
+               "--batch", str(args.batch or 0), "--size", str(args.size or 0), "--drop-path", str(args.drop_path)]
+        return subprocess.run(cmd, env=env, cwd=str(REPO)).returncode
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
     if unknown:

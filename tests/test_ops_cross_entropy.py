@@ -101,3 +101,4 @@ def test_decode_head_loss_equals_resize_then_loss():
     acc = pixel_accuracy(x, label, align_corners=False).item()
     acc_ref = pixel_accuracy(resize_bilinear(x, (11, 13), False, impl="reference"), label).item()
     assert acc == pytest.approx(acc_ref)
+

@@ -40,8 +40,8 @@ def _check(logits, label, class_weight):
                          f"expected [{k}] for logits {list(logits.shape)}")
 
 
-def _ce_code(name, inputs, shapes, dtypes, resize, align_corners, ignore_index, loss=True):
-    return jt.code(shapes, dtypes, inputs, cpu_header=_cpu.header(RESIZE=resize, LOSS=loss),
+def _ce_code(name, inputs, shapes, dtypes, align_corners, ignore_index, loss=True):
+    return jt.code(shapes, dtypes, inputs, cpu_header=_cpu.header(LOSS=loss),
                    cpu_src=_cpu.source(name),
                    data={"align": int(bool(align_corners)), "ignore": int(ignore_index)})
 
@@ -51,12 +51,9 @@ class _CrossEntropyKernel(jt.Function):
         self.align_corners, self.ignore_index = bool(align_corners), int(ignore_index)
 
     def execute(self, logits, label, class_weight):
-        n, _, h, w = logits.shape
-        hw = list(label.shape[1:])
-        self.resize = int(hw != [h, w])
-        loss, lse, _ = _ce_code("softmax_ce_fwd.cc", [logits, label, class_weight],
-                                [[n] + hw] * 3, ["float32", "float32", "int32"], self.resize,
-                                self.align_corners, self.ignore_index)
+        shape = [logits.shape[0]] + list(label.shape[1:])
+        loss, lse, _ = _ce_code("softmax_ce_fwd.cc", [logits, label, class_weight], [shape] * 3,
+                                ["float32", "float32", "int32"], self.align_corners, self.ignore_index)
         self.saved = (logits, label, class_weight, lse)
         return loss
 
@@ -65,7 +62,7 @@ class _CrossEntropyKernel(jt.Function):
             return None, None, None
         logits, label, class_weight, lse = self.saved
         dx = _ce_code("softmax_ce_bwd.cc", [logits, label, class_weight, lse, dloss], [list(logits.shape)],
-                      ["float32"], self.resize, self.align_corners, self.ignore_index)[0]
+                      ["float32"], self.align_corners, self.ignore_index)[0]
         return dx, None, None
 
 
@@ -110,9 +107,8 @@ def resized_argmax(logits, size, align_corners: bool = False, impl: str | None =
     if name == "kernel" and (impl == "kernel" or _cpu.kernel_applies(logits)):
         n, k = logits.shape[:2]
         label = jt.zeros((n, h, w), "int32")
-        resize = int([h, w] != list(logits.shape[2:]))
         return _ce_code("softmax_ce_fwd.cc", [logits, label, jt.ones(k, "float32")], [[n, h, w]] * 3,
-                        ["float32", "float32", "int32"], resize, align_corners, -1, loss=False)[2]
+                        ["float32", "float32", "int32"], align_corners, -1, loss=False)[2]
     z = resize_bilinear(logits, (h, w), align_corners, impl=_resize_impl(impl))
     return jt.argmax(z, dim=1)[0].int32()
 

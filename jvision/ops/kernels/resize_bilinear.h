@@ -1,5 +1,6 @@
 // Bilinear resize, CPU: source coordinates (PyTorch's F.interpolate(mode="bilinear") with an
-// output size) and the row/column passes shared by resize_bilinear_*.cc and softmax_ce_*.cc.
+// output size), the row/column passes of resize_bilinear_*.cc and the class-vector helpers of
+// softmax_ce_*.cc (jvsce, below; they use dwconv_cpu.h's vectors, included first).
 //
 // For output index o of an axis resized from `in` to `out` samples:
 //   align_corners:     s = o * (in - 1) / (out - 1)          (0 when out == 1)
@@ -62,4 +63,32 @@ static inline void blend_rows(const float* r0, const float* r1, float w0, float 
 }
 
 }  // namespace jvrs
+
+// Helpers of the class-vector layout of softmax_ce_*.cc (K classes padded to KP, a multiple of
+// jvdw::VL; needs dwconv_cpu.h first).
+namespace jvsce {
+
+// vr[s][k] = l0 * x[k][y0][s] + l1 * x[k][y1][s] for the K planes of one image; pad lanes -1e30
+// (exp of them is 0, they never win a max, and l0 * -1e30 + l1 * -1e30 stays finite).
+static inline void blend_rows_transposed(const float* x, int K, int h, int w, int y0, int y1, float l0, float l1,
+                                         int KP, float* vr) {
+    for (int k = 0; k < K; k++) {
+        const float* r0 = x + ((size_t)k * h + y0) * w;
+        const float* r1 = x + ((size_t)k * h + y1) * w;
+        for (int s = 0; s < w; s++) vr[(size_t)s * KP + k] = l0 * r0[s] + l1 * r1[s];
+    }
+    for (int s = 0; s < w; s++)
+        for (int k = K; k < KP; k++) vr[(size_t)s * KP + k] = -1e30f;
+}
+
+// z[k] = l0 * vr[i0][k] + l1 * vr[i1][k] for the KP lanes.
+static inline void interpolate(const float* vr, int KP, int i0, int i1, float l0, float l1, float* z) {
+    using namespace jvdw;
+    const float* a = vr + (size_t)i0 * KP;
+    const float* b = vr + (size_t)i1 * KP;
+    const vf va = vsplat(l0), vb = vsplat(l1);
+    for (int k = 0; k < KP; k += VL) vstore(z + k, va * vload(a + k) + vb * vload(b + k));
+}
+
+}  // namespace jvsce
 #endif

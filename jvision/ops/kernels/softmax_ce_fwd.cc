@@ -1,13 +1,15 @@
-// Softmax cross-entropy over classes, forward, CPU, optionally of bilinearly resized logits.
+// Softmax cross-entropy over classes of bilinearly resized logits, forward, CPU.
 //   in0 x [N,K,h,w] logits   in1 label [N,H,W] int32   in2 cw [K] class weights
 //   out0 loss [N,H,W]: cw[l] * (lse - z_l), 0 where l == ignore, NaN where l is out of range
 //   out1 lse  [N,H,W]: log-sum-exp over K (saved for the backward)
 //   out2 pred [N,H,W] int32: argmax over K (first maximum)
-//   JV_LOSS: 0 computes pred only (loss and lse are left 0).
-//   JV_RESIZE: 1 when (H, W) != (h, w): z = bilinear resize of x to (H, W) (resize_bilinear.h),
-//   computed on the fly; the resized logits are never stored.   data["align"], data["ignore"]
-// One OpenMP task per (n, output row); a row is processed in tiles of TX pixels whose K logits
-// (K x TX floats) stay in cache for the max, exp-sum and pick passes, vectorised along pixels.
+//   z = bilinear resize of x to (H, W) (taps: resize_bilinear.h; with (H, W) == (h, w) the taps
+//   are the identity), computed on the fly: the resized logits are never stored.
+//   JV_LOSS 0: pred only (loss and lse are 0).   data["align"], data["ignore"]
+// One OpenMP task per (n, output row). The row's two source rows are blended once into a
+// position-major buffer vr[w][KP] (KP = K rounded up to the vector width, padded with -1e30),
+// so that every output pixel is two vector FMAs per class vector, and the max / exp-sum / pick
+// passes run along the classes in registers.
 @alias(x, in0)
 @alias(label, in1)
 @alias(cw, in2)
@@ -16,78 +18,47 @@
 @alias(pred, out2)
 {
     using namespace jvdw;
-    constexpr int TX = 64;
     const int N = x_shape0, K = x_shape1, h = x_shape2, w = x_shape3, H = label_shape1, W = label_shape2;
+    const int KP = round_up(K, VL);
     const int ignore = (int)data["ignore"];
     const bool align = data["align"] != 0;
-#if JV_RESIZE
     const jvrs::Taps ty = jvrs::axis_taps(h, H, align), tx = jvrs::axis_taps(w, W, align);
-#endif
     #pragma omp parallel
     {
-        std::vector<float> zb((size_t)K * TX + VL);
-#if JV_RESIZE
-        std::vector<float> vr((size_t)K * w);
-#endif
-        alignas(64) float m[TX], s[TX];
-        alignas(64) int am[TX];
+        std::vector<float> vr((size_t)w * KP);
+        std::vector<float> zb(KP);
+        float* z = zb.data();
         #pragma omp for schedule(static)
         for (long r = 0; r < (long)N * H; r++) {
             const int n = (int)(r / H), oy = (int)(r % H);
-            const float* xn = x_p + (size_t)n * K * h * w;
-#if JV_RESIZE
-            for (int k = 0; k < K; k++) {
-                const float* plane = xn + (size_t)k * h * w;
-                jvrs::blend_rows(plane + (size_t)ty.i0[oy] * w, plane + (size_t)ty.i1[oy] * w,
-                                 ty.l0[oy], ty.l1[oy], w, vr.data() + (size_t)k * w);
-            }
-#endif
+            jvsce::blend_rows_transposed(x_p + (size_t)n * K * h * w, K, h, w, ty.i0[oy], ty.i1[oy],
+                                         ty.l0[oy], ty.l1[oy], KP, vr.data());
             const size_t px = (size_t)n * H * W + (size_t)oy * W;
-            for (int t0 = 0; t0 < W; t0 += TX) {
-                const int nt = std::min(TX, W - t0);
-                float* z = zb.data();
-                for (int k = 0; k < K; k++) {
-                    float* zk = z + (size_t)k * TX;
-#if JV_RESIZE
-                    jvrs::gather_row(vr.data() + (size_t)k * w, tx, t0, nt, zk);
-#else
-                    std::copy(xn + ((size_t)k * h + oy) * w + t0, xn + ((size_t)k * h + oy) * w + t0 + nt, zk);
-#endif
-                    for (int t = nt; t < TX; t++) zk[t] = 0.f;
+            for (int t = 0; t < W; t++) {
+                jvsce::interpolate(vr.data(), KP, tx.i0[t], tx.i1[t], tx.l0[t], tx.l1[t], z);
+                vf mv = vload(z);
+                for (int k = VL; k < KP; k += VL) {
+                    const vf v = vload(z + k);
+                    mv = v > mv ? v : mv;
                 }
-                for (int t = 0; t < TX; t++) m[t] = z[t], am[t] = 0;
-                for (int k = 1; k < K; k++) {
-                    const float* zk = z + (size_t)k * TX;
-                    for (int t = 0; t < TX; t++) {
-                        const bool gt = zk[t] > m[t];
-                        m[t] = gt ? zk[t] : m[t];
-                        am[t] = gt ? k : am[t];
-                    }
-                }
+                float m = mv[0];
+                for (int l = 1; l < VL; l++) m = mv[l] > m ? mv[l] : m;
+                int am = 0;
+                while (am < K - 1 && z[am] != m) am++;  // bounded: NaN logits must not run off
+                pred_p[px + t] = am;
 #if JV_LOSS
-                for (int t = 0; t < TX; t += VL) vstore(s + t, vsplat(0.f));
-                for (int k = 0; k < K; k++) {
-                    const float* zk = z + (size_t)k * TX;
-                    for (int t = 0; t < TX; t += VL) vstore(s + t, vload(s + t) + vexp(vload(zk + t) - vload(m + t)));
-                }
-                for (int t = 0; t < nt; t++) {
-                    const float l = m[t] + std::log(s[t]);
-                    const int lab = label_p[px + t0 + t];
-                    float v = 0.f;
-                    if (lab != ignore) {
-                        if (lab < 0 || lab >= K) v = NAN;
-                        else v = cw_p[lab] * (l - z[(size_t)lab * TX + t]);
-                    }
-                    loss_p[px + t0 + t] = v;
-                    lse_p[px + t0 + t] = l;
-                    pred_p[px + t0 + t] = am[t];
-                }
+                const vf ms = vsplat(m);
+                vf sv = vsplat(0.f);
+                for (int k = 0; k < KP; k += VL) sv += vexp(vload(z + k) - ms);
+                const float l = m + std::log(hsum(sv));
+                const int lab = label_p[px + t];
+                float v = 0.f;
+                if (lab != ignore) v = (lab < 0 || lab >= K) ? NAN : cw_p[lab] * (l - z[lab]);
+                loss_p[px + t] = v;
+                lse_p[px + t] = l;
 #else
-                for (int t = 0; t < nt; t++) {
-                    loss_p[px + t0 + t] = 0.f;
-                    lse_p[px + t0 + t] = 0.f;
-                    pred_p[px + t0 + t] = am[t];
-                }
+                loss_p[px + t] = 0.f;
+                lse_p[px + t] = 0.f;
 #endif
             }
         }
