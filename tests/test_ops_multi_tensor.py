@@ -18,11 +18,24 @@ def _arrays(seed):
     return [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
 
 
+def test_chunks_bound_tensors_and_elements():
+    sizes = [10] * 40 + [5000, 3, 3]
+    chunks = list(multi_tensor._chunks(sizes))
+    assert chunks[0] == (0, multi_tensor.CHUNK) and chunks[-1][1] == len(sizes)
+    assert all(b > a for a, b in chunks) and all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:]))
+    import unittest.mock
+    with unittest.mock.patch.object(multi_tensor, "CHUNK_ELEMENTS", 100):
+        assert (40, 41) in list(multi_tensor._chunks(sizes))   # a tensor larger than the cap goes alone
+
+
 def _hyper():
     return [1e-3 * (1 + i % 3) for i in range(len(SHAPES))], [0.05 * (i % 2) for i in range(len(SHAPES))]
 
 
-def test_adamw_kernel_matches_reference_over_steps():
+@pytest.mark.parametrize("chunk_elements", [None, 1000])
+def test_adamw_kernel_matches_reference_over_steps(chunk_elements, monkeypatch):
+    if chunk_elements:  # chunks cut by size (the 20000-element tensor alone), same compiled op
+        monkeypatch.setattr(multi_tensor, "CHUNK_ELEMENTS", chunk_elements)
     params, grads = _arrays(0), [_arrays(1), _arrays(2)]
     lrs, wds = _hyper()
     out = {}

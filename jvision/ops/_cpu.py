@@ -32,9 +32,10 @@ def kernel_applies(*tensors) -> bool:
     return all(t is None or str(t.dtype) == "float32" for t in tensors)
 
 
-def header(**params) -> str:
-    """``cpu_header`` text: ``#define JV_<KEY>`` lines for ``params``, then :data:`HEADERS`."""
-    return _jtcode.header(params, *HEADERS)
+def header(*extra: str, **params) -> str:
+    """``cpu_header`` text: ``#define JV_<KEY>`` lines for ``params``, then :data:`HEADERS` and the
+    ``extra`` header files."""
+    return _jtcode.header(params, *HEADERS, *extra)
 
 
 def source(name: str) -> str:

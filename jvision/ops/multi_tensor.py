@@ -23,8 +23,11 @@ from . import _cpu
 
 __all__ = ["adamw_update", "sgd_update", "CHUNK"]
 
-#: Tensors per fused op.
+#: Tensors per fused op (the compiled op always has this many; short chunks are padded).
 CHUNK = 32
+#: Elements per fused op, at most (but one tensor at least): the op's new values exist beside the
+#: old ones until it has run, so this bounds the extra memory of a step to a few times 16 MB.
+CHUNK_ELEMENTS = 1 << 22
 
 
 def _tables(groups: dict[str, Sequence], outputs: dict[str, int]) -> str:
@@ -44,21 +47,33 @@ def _tables(groups: dict[str, Sequence], outputs: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _chunks(sizes: list[int]):
+    """``(start, stop)`` ranges of at most :data:`CHUNK` tensors and :data:`CHUNK_ELEMENTS` elements."""
+    start, elems = 0, 0
+    for i, n in enumerate(sizes):
+        if i > start and (i - start == CHUNK or elems + n > CHUNK_ELEMENTS):
+            yield start, i
+            start, elems = i, 0
+        elems += n
+    if start < len(sizes):
+        yield start, len(sizes)
+
+
 def _fused(name: str, groups: dict[str, list], outputs: list[str], hyper, data: dict, **defines):
     """Runs ``kernels/<name>`` over ``groups`` (lists of equally many Vars) in chunks; returns, for
     each name in ``outputs``, the list of new flat Vars."""
-    k_all = len(next(iter(groups.values())))
+    first = next(iter(groups.values()))
     result = {o: [] for o in outputs}
-    for c0 in range(0, k_all, CHUNK):
-        k, real = CHUNK, min(CHUNK, k_all - c0)
+    for c0, c1 in _chunks([int(np.prod(v.shape)) for v in first]):
+        k, real = CHUNK, c1 - c0
         pad = [jt.zeros(1, "float32")] * (k - real)
-        chunk = {g: [v.reshape(-1) for v in vs[c0:c0 + real]] + pad for g, vs in groups.items()}
+        chunk = {g: [v.reshape(-1) for v in vs[c0:c1]] + pad for g, vs in groups.items()}
         flat = [v for vs in chunk.values() for v in vs]
-        h = jt.array(np.concatenate([hyper[c0:c0 + real], np.zeros((k - real, 2), np.float32)]).reshape(-1))
+        h = jt.array(np.concatenate([hyper[c0:c1], np.zeros((k - real, 2), np.float32)]).reshape(-1))
         table = _tables(chunk, {o: i * k for i, o in enumerate(outputs)})
         shapes = [list(v.shape) for v in chunk[next(iter(chunk))]] * len(outputs)
         outs = jt.code(shapes, ["float32"] * len(shapes), flat + [h],
-                       cpu_header=_cpu.header(K=k, **defines), cpu_src=table + _cpu.source(name), data=data)
+                       cpu_header=_cpu.header("multi_tensor.h", K=k, **defines), cpu_src=table + _cpu.source(name), data=data)
         for i, o in enumerate(outputs):
             result[o] += outs[i * k:i * k + real]
     return result

@@ -6,21 +6,16 @@
 //   data["b1"], data["b2"], data["eps"], data["sbc2"] = sqrt(1 - beta2^step)
 // Per element (PyTorch's AdamW):  p' = p * decay;  m' = b1 m + (1 - b1) g;  v' = b2 v + (1 - b2) g^2;
 //   p'' = p' - step * m' / (sqrt(v') / sbc2 + eps).
-// All tensors are cut into blocks of BLK elements and the blocks spread over the threads.
+// All tensors are cut into blocks (multi_tensor.h) spread over the threads.
 {
-    constexpr long BLK = 16384;
     const float b1 = (float)data["b1"], b2 = (float)data["b2"];
     const float c1 = (float)(1.0 - data["b1"]), c2 = (float)(1.0 - data["b2"]);
     const float eps = (float)data["eps"], sbc2 = (float)data["sbc2"];
-    std::vector<int> tb;
-    std::vector<long> ob;
-    for (int t = 0; t < JV_K; t++)
-        for (long o = 0; o < jv_n[t]; o += BLK) tb.push_back(t), ob.push_back(o);
-    const long nb = (long)tb.size();
+    const std::vector<jvmt::Block> work = jvmt::blocks(jv_n, JV_K);
     #pragma omp parallel for schedule(dynamic, 4)
-    for (long bi = 0; bi < nb; bi++) {
-        const int t = tb[bi];
-        const long o0 = ob[bi], o1 = std::min(jv_n[t], o0 + BLK);
+    for (long bi = 0; bi < (long)work.size(); bi++) {
+        const int t = work[bi].t;
+        const long o0 = work[bi].o0, o1 = work[bi].o1;
         const float decay = jv_h[2 * t], step = jv_h[2 * t + 1];
         const float* p = jv_p[t];
         const float* g = jv_g[t];

@@ -6,18 +6,13 @@
 // Per element (PyTorch's SGD):  d = g + wd p;  b' = first ? d : momentum b + d;
 //   d = nesterov ? d + momentum b' : b';  p' = p - lr d.
 {
-    constexpr long BLK = 16384;
     const float mom = (float)data["momentum"];
     const bool nesterov = data["nesterov"] != 0, first = data["first"] != 0;
-    std::vector<int> tb;
-    std::vector<long> ob;
-    for (int t = 0; t < JV_K; t++)
-        for (long o = 0; o < jv_n[t]; o += BLK) tb.push_back(t), ob.push_back(o);
-    const long nb = (long)tb.size();
+    const std::vector<jvmt::Block> work = jvmt::blocks(jv_n, JV_K);
     #pragma omp parallel for schedule(dynamic, 4)
-    for (long bi = 0; bi < nb; bi++) {
-        const int t = tb[bi];
-        const long o0 = ob[bi], o1 = std::min(jv_n[t], o0 + BLK);
+    for (long bi = 0; bi < (long)work.size(); bi++) {
+        const int t = work[bi].t;
+        const long o0 = work[bi].o0, o1 = work[bi].o1;
         const float lr = jv_h[2 * t], wd = jv_h[2 * t + 1];
         const float* p = jv_p[t];
         const float* g = jv_g[t];
