@@ -13,39 +13,11 @@ import jittor as jt
 from jittor import nn
 
 from jvision.models.layers import build_batchnorm
+from jvision.ops import resize_bilinear
+from jvision.ops.activation import GELU
+from jvision.ops.norm import GroupNorm
 
 __all__ = ["GroupNorm", "ConvModule", "build_norm", "resize"]
-
-
-class GroupNorm(nn.Module):
-    """``torch.nn.GroupNorm``: keys ``weight``/``bias``; the variance is mean((x - mean)^2)
-    (Jittor's own GroupNorm uses E[x^2] - E[x]^2, which loses digits when |mean| >> std)."""
-
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
-        super().__init__()
-        if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: {num_channels} channels are not divisible into {num_groups} groups")
-        self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
-        if affine:
-            self.weight = jt.ones(num_channels)
-            self.bias = jt.zeros(num_channels)
-
-    def execute(self, x):
-        n, c = x.shape[0], x.shape[1]
-        if c != self.num_channels:
-            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}) got {c} channels")
-        g = x.reshape(n, self.num_groups, -1)
-        mean = g.mean(dim=2, keepdims=True)
-        centred = g - mean
-        var = (centred * centred).mean(dim=2, keepdims=True)
-        y = (centred / jt.sqrt(var + self.eps)).reshape(x.shape)
-        if self.affine:
-            shape = (1, c) + (1,) * (x.ndim - 2)
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
-        return y
-
-    def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
 
 
 def build_norm(norm_cfg: dict, channels: int) -> tuple[str, nn.Module]:
@@ -76,7 +48,7 @@ def _build_act(act_cfg: dict | None):
     if typ == "ReLU":
         return nn.ReLU()
     if typ == "GELU":
-        return nn.GELU()
+        return GELU()
     raise ValueError(f"act_cfg type {typ!r} is not supported (ReLU, GELU or None)")
 
 
@@ -131,8 +103,11 @@ class ConvModule(nn.Module):
 
 
 def resize(x, size, mode: str = "bilinear", align_corners: bool = False):
-    """``F.interpolate`` to ``size = (h, w)``; a no-op when the size already matches."""
+    """``F.interpolate`` to ``size = (h, w)``; a no-op when the size already matches. Bilinear goes
+    through ``jvision.ops.resize_bilinear`` (our kernel on the ``kernel`` backend)."""
     size = (int(size[0]), int(size[1]))
     if tuple(x.shape[-2:]) == size:
         return x
+    if mode == "bilinear":
+        return resize_bilinear(x, size, align_corners)
     return nn.interpolate(x, size=size, mode=mode, align_corners=align_corners)

@@ -19,52 +19,50 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from jvision.ops import resized_argmax, softmax_cross_entropy
 from jvision.registry import MODELS
 
 __all__ = ["cross_entropy", "CrossEntropyLoss", "pixel_accuracy"]
 
 
 def cross_entropy(logits: jt.Var, label: jt.Var, class_weight: jt.Var | None = None, ignore_index: int = 255,
-                  reduction: str = "mean", avg_non_ignore: bool = False) -> jt.Var:
-    """Softmax cross-entropy of ``logits [N, K, H, W]`` against ``label [N, H, W]`` (see module doc)."""
+                  reduction: str = "mean", avg_non_ignore: bool = False, align_corners: bool | None = None) -> jt.Var:
+    """Softmax cross-entropy of ``logits [N, K, h, w]`` against ``label [N, H, W]`` (see module doc).
+
+    ``align_corners`` given (a bool): logits smaller than the labels are bilinearly resized to them
+    inside the loss (``jvision.ops.softmax_cross_entropy``: on the ``kernel`` backend the resized
+    logits are never stored). ``None``: the sizes must already match.
+    """
     if logits.ndim != 4 or label.ndim != 3:
         raise ValueError(f"cross_entropy expects logits [N, K, H, W] and labels [N, H, W]; got "
                          f"{list(logits.shape)} and {list(label.shape)}")
-    if tuple(logits.shape[2:]) != tuple(label.shape[1:]) or logits.shape[0] != label.shape[0]:
+    if logits.shape[0] != label.shape[0] or (align_corners is None and tuple(logits.shape[2:]) != tuple(label.shape[1:])):
         raise ValueError(f"cross_entropy: logits {list(logits.shape)} and labels {list(label.shape)} differ in "
-                         "batch or spatial size (resize the logits to the label first)")
-    k = logits.shape[1]
-    label = label.int32()
-    valid = (label != ignore_index)
-    safe = jt.where(valid, label, jt.zeros_like(label))
-    # log-softmax over K, numerically stable
-    m = logits.max(dim=1, keepdims=True).stop_grad()
-    z = logits - m
-    lse = jt.log(jt.exp(z).sum(dim=1))                       # [N, H, W]
-    picked = jt.gather(z, 1, safe.unsqueeze(1)).squeeze(1)   # [N, H, W]
-    loss = (lse - picked) * valid.float32()
-    if class_weight is not None:
-        if class_weight.shape[0] != k:
-            raise ValueError(f"class_weight has {class_weight.shape[0]} entries for {k} classes")
-        loss = loss * class_weight[safe]
+                         "batch or spatial size (resize the logits to the label first, or pass align_corners)")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    loss = softmax_cross_entropy(logits, label, class_weight, ignore_index, bool(align_corners))
     if reduction == "none":
         return loss
     if reduction == "sum":
         return loss.sum()
-    if reduction != "mean":
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if avg_non_ignore:
-        return loss.sum() / jt.maximum(valid.float32().sum(), 1.0)
+        valid = (label != ignore_index).float32()
+        return loss.sum() / jt.maximum(valid.sum(), 1.0)
     return loss.mean()
 
 
-def pixel_accuracy(logits: jt.Var, label: jt.Var, ignore_index: int = 255) -> jt.Var:
+def pixel_accuracy(logits: jt.Var, label: jt.Var, ignore_index: int = 255, align_corners: bool | None = None) -> jt.Var:
     """Top-1 accuracy in percent over non-ignored pixels (mmseg's ``acc_seg``), a scalar ``Var``
-    without gradient; 0 when every pixel is ignored."""
-    pred = jt.argmax(logits.detach(), dim=1)[0]  # detach: stop_grad() would act in place
+    without gradient; 0 when every pixel is ignored. With ``align_corners`` given, logits smaller
+    than the labels are resized to them first (``jvision.ops.resized_argmax``)."""
+    if align_corners is None and tuple(logits.shape[2:]) != tuple(label.shape[1:]):
+        raise ValueError(f"pixel_accuracy: logits {list(logits.shape)} and labels {list(label.shape)} differ in "
+                         "spatial size (pass align_corners to resize the logits)")
+    pred = resized_argmax(logits, label.shape[1:], bool(align_corners))
     label = label.int32()
     valid = (label != ignore_index).float32()
-    correct = ((pred.int32() == label).float32() * valid).sum()
+    correct = ((pred == label).float32() * valid).sum()
     return (correct * 100.0 / jt.maximum(valid.sum(), 1.0)).stop_grad()
 
 
@@ -95,6 +93,7 @@ class CrossEntropyLoss(nn.Module):
         if self._class_weight is not None and (self._class_weight.ndim != 1 or np.any(self._class_weight < 0)):
             raise ValueError(f"CrossEntropyLoss class_weight must be a list of non-negative numbers, got {class_weight}")
 
-    def execute(self, logits, label, ignore_index: int = 255):
+    def execute(self, logits, label, ignore_index: int = 255, align_corners: bool | None = None):
         cw = None if self._class_weight is None else jt.array(self._class_weight)
-        return self.loss_weight * cross_entropy(logits, label, cw, ignore_index, self.reduction, self.avg_non_ignore)
+        return self.loss_weight * cross_entropy(logits, label, cw, ignore_index, self.reduction, self.avg_non_ignore,
+                                                align_corners)

@@ -36,6 +36,8 @@ from typing import Callable
 import jittor as jt
 from jittor import nn
 
+from ..ops.multi_tensor import adamw_update, sgd_update  # one fused update per step (kernel backend)
+
 _NORM_TYPES = tuple(t for t in (getattr(nn, n, None) for n in (
     "BatchNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
     "InstanceNorm", "InstanceNorm2d")) if isinstance(t, type))
@@ -122,18 +124,10 @@ class AdamW(_StatefulOptimizer):
     def step(self, loss=None, retain_graph: bool = False):
         self.pre_step(loss, retain_graph)
         self.step_count += 1
-        b1, b2 = self.betas
-        bc1 = 1 - b1 ** self.step_count
-        bc2 = 1 - b2 ** self.step_count
-        for group, p, g, m, v in self._live():
-            lr = group["lr"]
-            wd = self.weight_decay * group.get("decay_mult", 1.0)
-            if wd:
-                p.update(p * (1 - lr * wd))
-            m.update(b1 * m + (1 - b1) * g)
-            v.update(b2 * v + (1 - b2) * g * g)
-            denom = jt.sqrt(v) / (bc2 ** 0.5) + self.eps
-            p.update(p - (lr / bc1) * m / denom)
+        live = list(self._live())
+        adamw_update([x[1] for x in live], [x[2] for x in live], [x[3] for x in live], [x[4] for x in live],
+                     [x[0]["lr"] for x in live], [self.weight_decay * x[0].get("decay_mult", 1.0) for x in live],
+                     self.betas, self.eps, self.step_count)
         self.post_step()
 
 
@@ -179,13 +173,9 @@ class SGD(_StatefulOptimizer):
         self.pre_step(loss, retain_graph)
         first = self.step_count == 0
         self.step_count += 1
-        for group, p, g, buf in self._live():
-            wd = self.weight_decay * group.get("decay_mult", 1.0)
-            d = g + p * wd if wd else g
-            if self.momentum:
-                buf.update(d if first else self.momentum * buf + d)
-                d = d + self.momentum * buf if self.nesterov else buf
-            p.update(p - group["lr"] * d)
+        live = list(self._live())
+        sgd_update([x[1] for x in live], [x[2] for x in live], [x[3] for x in live], [x[0]["lr"] for x in live],
+                   [self.weight_decay * x[0].get("decay_mult", 1.0) for x in live], self.momentum, self.nesterov, first)
         self.post_step()
 
 

@@ -24,6 +24,7 @@ from jittor import nn
 
 from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
 from ..ops import ConvModulation, DepthwiseConv2d, LayerNorm2d
+from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import (DropPath, StagedBackbone, build_batchnorm, linear_drop_path_rates, ones_, trunc_normal_,
                      zeros_)
@@ -47,7 +48,7 @@ class Conv2FormerMLP(nn.Module):
         self.fc1 = nn.Conv2d(dim, hidden, 1)
         self.pos = DepthwiseConv2d(hidden, 3, padding=1)
         self.fc2 = nn.Conv2d(hidden, dim, 1)
-        self.act = nn.GELU()
+        self.act = GELU()
 
     def execute(self, x):
         x = self.act(self.fc1(self.norm(x)))
@@ -79,8 +80,8 @@ class Conv2FormerBlock(nn.Module):
 def _stem(in_chans: int, dim: int) -> nn.Sequential:
     half = dim // 2
     return nn.Sequential(
-        nn.Conv2d(in_chans, half, 3, stride=2, padding=1, bias=False), nn.GELU(), build_batchnorm("bn", half),
-        nn.Conv2d(half, half, 3, stride=1, padding=1, bias=False), nn.GELU(), build_batchnorm("bn", half),
+        nn.Conv2d(in_chans, half, 3, stride=2, padding=1, bias=False), GELU(), build_batchnorm("bn", half),
+        nn.Conv2d(half, half, 3, stride=1, padding=1, bias=False), GELU(), build_batchnorm("bn", half),
         nn.Conv2d(half, dim, 2, stride=2, bias=False))
 
 
@@ -136,7 +137,7 @@ class Conv2Former(StagedBackbone):
                 for j in range(depths[i])]))
             cur += depths[i]
         if num_classes > 0:
-            self.head = nn.Sequential(nn.Conv2d(dims[-1], head_dim, 1), nn.GELU(),
+            self.head = nn.Sequential(nn.Conv2d(dims[-1], head_dim, 1), GELU(),
                                       LayerNorm2d(head_dim, eps=1e-6))
             self.pred = nn.Linear(head_dim, num_classes)
         else:

@@ -16,11 +16,13 @@ import jittor as jt
 from jittor import nn
 
 from ..ops import DepthwiseConv2d
+from ..ops.activation import GELU
+from ..ops.norm import BatchNorm2d, LayerNorm  # noqa: F401  (LayerNorm: re-exported for the model files)
 from ..ops.random import sample_uniform
 
 __all__ = [
     "to_2tuple", "drop_path", "DropPath", "Dropout", "Dropout2d", "trunc_normal_", "zeros_", "ones_", "init_conv_fan_out_",
-    "init_linear_trunc_normal_", "LayerNorm", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
+    "init_linear_trunc_normal_", "LayerNorm", "GELU", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
     "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
     "get_submodule", "StagedBackbone",
 ]
@@ -142,51 +144,21 @@ def init_linear_trunc_normal_(linear, std: float = 0.02) -> None:
 # ------------------------------------------------------------------------------------------------
 # Norms
 # ------------------------------------------------------------------------------------------------
-class LayerNorm(nn.Module):
-    """LayerNorm over the last dimension (``torch.nn.LayerNorm(C, eps)``), keys ``weight``/``bias``.
-
-    The variance is computed as mean((x - mean)^2), as PyTorch does; ``jittor.nn.LayerNorm`` uses
-    E[x^2] - E[x]^2, which loses precision when |mean| >> std (deep ViT residual streams).
-    """
-
-    def __init__(self, normalized_shape: int, eps: float = 1e-5, elementwise_affine: bool = True):
-        super().__init__()
-        self.normalized_shape = int(normalized_shape)
-        self.eps = eps
-        self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = jt.ones(self.normalized_shape)
-            self.bias = jt.zeros(self.normalized_shape)
-        else:
-            self.weight = self.bias = None
-
-    def execute(self, x):
-        mean = x.mean(dim=-1, keepdims=True)
-        centred = x - mean
-        var = (centred * centred).mean(dim=-1, keepdims=True)
-        x = centred / jt.sqrt(var + self.eps)
-        if self.weight is not None:
-            x = x * self.weight + self.bias
-        return x
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
-
-
 NORM_LAYERS = ("bn", "syncbn")
 
 
 def build_batchnorm(kind: str, channels: int, eps: float = 1e-5) -> nn.Module:
     """``"bn"``: plain BatchNorm; ``"syncbn"``: statistics all-reduced across MPI ranks in training.
 
-    Jittor's BatchNorm has the keys ``weight``, ``bias``, ``running_mean``, ``running_var``; it keeps
+    ``jvision.ops.norm.BatchNorm2d`` (Jittor's BatchNorm with PyTorch's running-variance update and
+    our kernels) has the keys ``weight``, ``bias``, ``running_mean``, ``running_var``; it keeps
     no ``num_batches_tracked`` (the converter drops that entry of PyTorch checkpoints). Without MPI
     both kinds compute the same thing.
     """
     kind = kind.lower()
     if kind not in NORM_LAYERS:
         raise ValueError(f"norm_layer must be one of {NORM_LAYERS}, got {kind!r}")
-    return nn.BatchNorm(channels, eps=eps, sync=(kind == "syncbn"))
+    return BatchNorm2d(channels, eps=eps, sync=(kind == "syncbn"))
 
 
 def norm_layer_from_cfg(norm_cfg: dict | None, default: str) -> str:
@@ -216,7 +188,7 @@ class Mlp(nn.Module):
         hidden_features = hidden_features or in_features
         out_features = out_features or in_features
         self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = nn.GELU()
+        self.act = GELU()
         self.fc2 = nn.Linear(hidden_features, out_features)
         self.drop = Dropout(drop) if drop > 0 else nn.Identity()
 
@@ -245,7 +217,7 @@ class ConvMlpDW(nn.Module):
         super().__init__()
         self.fc1 = nn.Conv2d(in_features, hidden_features, 1)
         self.dwconv = _DepthwiseConv3x3(hidden_features)
-        self.act = nn.GELU()
+        self.act = GELU()
         self.fc2 = nn.Conv2d(hidden_features, in_features, 1)
         self.drop = Dropout(drop) if drop > 0 else nn.Identity()
 

@@ -24,7 +24,8 @@ from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, register_adapter,
                                 register_parts)
-from ..ops import MultiScaleConvAttention
+from ..ops import LayerNorm2d, MultiScaleConvAttention
+from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import build_batchnorm, norm_layer_from_cfg
 from .van import VAN
@@ -40,7 +41,7 @@ class StemConv(nn.Module):
         self.proj = nn.Sequential(
             nn.Conv2d(in_chans, out_chans // 2, 3, stride=2, padding=1),
             build_batchnorm(norm_layer, out_chans // 2),
-            nn.GELU(),
+            GELU(),
             nn.Conv2d(out_chans // 2, out_chans, 3, stride=2, padding=1),
             build_batchnorm(norm_layer, out_chans),
         )

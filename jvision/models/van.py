@@ -21,6 +21,7 @@ from jittor import nn
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
                                 register_adapter)
 from ..ops import DepthwiseConv2d, LargeKernelAttention, LayerNorm2d
+from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import (ConvMlpDW, DropPath, LayerNorm, StagedBackbone, build_batchnorm, init_conv_fan_out_,
                      init_linear_trunc_normal_, linear_drop_path_rates, ones_, to_2tuple, zeros_)
@@ -60,7 +61,7 @@ class SpatialAttention(nn.Module):
     def __init__(self, dim: int, gating_unit: type = LargeKernelAttention):
         super().__init__()
         self.proj_1 = nn.Conv2d(dim, dim, 1)
-        self.activation = nn.GELU()
+        self.activation = GELU()
         self.spatial_gating_unit = gating_unit(dim)
         self.proj_2 = nn.Conv2d(dim, dim, 1)
 

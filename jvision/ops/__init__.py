@@ -21,6 +21,10 @@ them with ``JVISION_CUDA_KERNELS=1`` until they have been checked against the re
 from .dwconv import (BACKENDS, DepthwiseConv2d, backend, depthwise_conv2d,  # noqa: F401
                      depthwise_conv2d_impl, dispatch, get_backend, set_backend)
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d  # noqa: F401
-from .norm import LayerNorm2d  # noqa: F401
+from .norm import (BatchNorm2d, GroupNorm, LayerNorm, LayerNorm2d, batch_norm, group_norm,  # noqa: F401
+                   layer_norm)
+from .activation import GELU, gelu  # noqa: F401
+from .resize import resize_bilinear  # noqa: F401
+from .cross_entropy import resized_argmax, softmax_cross_entropy  # noqa: F401
 from ._fused import fusion, get_fusion, set_fusion  # noqa: F401
 from .attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention  # noqa: F401

@@ -44,6 +44,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from .matmul import batched_matmul
 from .random import sample_uniform
 
 __all__ = ["nmf2d", "normalize_bases", "seeded_bases", "NMF2D", "NMF_KWARG_ALIASES", "parse_ham_kwargs"]
@@ -66,23 +67,20 @@ def seeded_bases(seed: int, shape: Sequence[int]) -> np.ndarray:
     return normalize_bases(raw)
 
 
-def _bmm(a, b):
-    return nn.bmm(a, b)
-
-
-def _t(a):
-    return a.transpose(0, 2, 1)
+def _bmm(a, b, trans_a: bool = False, trans_b: bool = False):
+    # transposes as flags: on CPU each product is a oneDNN GEMM, no copy of x (see ops.matmul)
+    return batched_matmul(a, b, trans_a, trans_b)
 
 
 def _coef_update(x, bases, coef, eps):
-    numerator = _bmm(_t(x), bases)                       # [BS, N, R]
-    denominator = _bmm(coef, _bmm(_t(bases), bases))     # [BS, N, R]
+    numerator = _bmm(x, bases, trans_a=True)                             # [BS, N, R]
+    denominator = _bmm(coef, _bmm(bases, bases, trans_a=True))           # [BS, N, R]
     return coef * numerator / (denominator + eps)
 
 
 def _bases_update(x, bases, coef, eps):
-    numerator = _bmm(x, coef)                            # [BS, D, R]
-    denominator = _bmm(bases, _bmm(_t(coef), coef))      # [BS, D, R]
+    numerator = _bmm(x, coef)                                            # [BS, D, R]
+    denominator = _bmm(bases, _bmm(coef, coef, trans_a=True))            # [BS, D, R]
     return bases * numerator / (denominator + eps)
 
 
@@ -104,14 +102,14 @@ def nmf2d(x: jt.Var, bases: jt.Var, steps: int, num_groups: int = 1, inv_t: floa
     if steps < 0:
         raise ValueError(f"nmf2d: steps must be >= 0, got {steps}")
     xs = x.reshape(b * s, d, n)
-    coef = nn.softmax(inv_t * _bmm(_t(xs), bases), dim=-1)   # [BS, N, R]
+    coef = nn.softmax(inv_t * _bmm(xs, bases, trans_a=True), dim=-1)   # [BS, N, R]
     for _ in range(int(steps)):
         coef = _coef_update(xs, bases, coef, eps)
         bases = _bases_update(xs, bases, coef, eps)
     if not grad_through_steps:
         bases, coef = bases.detach(), coef.detach()
     coef = _coef_update(xs, bases, coef, eps)                 # compute_coef
-    out = _bmm(bases, _t(coef)).reshape(b, c, h, w)
+    out = _bmm(bases, coef, trans_b=True).reshape(b, c, h, w)
     if return_factors:
         return out, bases, coef
     return out

@@ -15,7 +15,6 @@ from jittor import nn
 from jvision.models.layers import Dropout2d
 from jvision.registry import MODELS
 
-from ..bricks import resize
 from ..losses import pixel_accuracy
 
 __all__ = ["BaseDecodeHead"]
@@ -96,11 +95,12 @@ class BaseDecodeHead(nn.Module):
 
     def losses(self, seg_logits, seg_label) -> dict:
         """``{"loss_ce": ..., "acc_seg": ...}`` of logits (any size) against labels ``[N, H, W]``."""
-        seg_logits = resize(seg_logits, seg_label.shape[1:], "bilinear", self.align_corners)
+        # The losses and the accuracy resize the logits to the label size themselves, so that the
+        # full-resolution logits need not be stored (jvision.ops.softmax_cross_entropy).
         out = {}
         for loss in self.loss_decode:
             name = getattr(loss, "loss_name", type(loss).__name__)
-            value = loss(seg_logits, seg_label, ignore_index=self.ignore_index)
+            value = loss(seg_logits, seg_label, ignore_index=self.ignore_index, align_corners=self.align_corners)
             out[name] = out[name] + value if name in out else value
-        out["acc_seg"] = pixel_accuracy(seg_logits, seg_label, self.ignore_index)
+        out["acc_seg"] = pixel_accuracy(seg_logits, seg_label, self.ignore_index, self.align_corners)
         return out
