@@ -2,3 +2,4 @@
 from . import layers  # noqa: F401
 from . import van, mscan, conv2former, vit, mae, clip  # noqa: F401
 from . import classifier  # noqa: F401
+from . import videomae  # noqa: F401  (video masked autoencoders)
