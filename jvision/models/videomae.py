@@ -44,7 +44,7 @@ from .layers import LayerNorm, linear_drop_path_rates, ones_, to_2tuple, trunc_n
 from .mae import mae_decode
 from .vit import Block
 
-__all__ = ["get_sinusoid_encoding_table", "PatchEmbed", "PretrainVisionTransformerEncoder",
+__all__ = ["get_sinusoid_encoding_table", "PatchEmbed", "tubelet_conv", "PretrainVisionTransformerEncoder",
            "PretrainVisionTransformerDecoder", "PretrainVisionTransformer", "VideoVisionTransformer",
            "videomae_encoder_state", "VIDEOMAE_MEAN", "VIDEOMAE_STD", "DEFAULT_CFGS"]
 
@@ -102,11 +102,17 @@ class PatchEmbed(nn.Module):
         if (t_all, h, w) != (self.num_frames,) + self.img_size:
             raise ValueError(f"clip of {t_all} frames of {h}x{w} does not match the model's {self.num_frames} "
                              f"frames of {self.img_size[0]}x{self.img_size[1]} (num_frames / img_size)")
-        t, (p, q) = self.tubelet_size, self.patch_size
-        gt, gh, gw = self.grid
-        x = x.reshape(b, c, gt, t, gh, p, gw, q).permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(b, gt * gh * gw, c * t * p * q)
-        weight = self.proj.weight.reshape(self.proj.weight.shape[0], -1)
-        return jt.matmul(x, weight.transpose(1, 0)) + self.proj.bias
+        return tubelet_conv(x, self.proj.weight, self.proj.bias)
+
+
+def tubelet_conv(x, weight, bias):
+    """A Conv3d whose stride equals its kernel (t, p, q), as one matrix product over the tubelets:
+    (B, C, T, H, W) -> (B, T/t * H/p * W/q, D), tokens in (time, row, column) order."""
+    b, c, t_all, h, w = x.shape
+    d, _, t, p, q = weight.shape
+    gt, gh, gw = t_all // t, h // p, w // q
+    x = x.reshape(b, c, gt, t, gh, p, gw, q).permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(b, gt * gh * gw, c * t * p * q)
+    return jt.matmul(x, weight.reshape(d, -1).transpose(1, 0)) + bias
 
 
 def _official_qkv_bias(qkv_bias: bool | str) -> bool | str:
