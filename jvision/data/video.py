@@ -498,7 +498,8 @@ ACTION_CLASSES = {
 
 def render_action(cls: int, num_frames: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """A (num_frames, size, size, 3) uint8 RGB clip of class ``cls``: a bar or a triangle of random
-    colour, size and start, moving / turning as the class says, over a noisy background."""
+    colour, size and start, moving / turning as the class says, over a smooth background with a
+    little noise (the object, not the noise, is what a masked autoencoder can predict)."""
     names = list(ACTION_CLASSES)
     dx, dy, dtheta = ACTION_CLASSES[names[cls]]
     scale = size / 32.0
@@ -506,7 +507,7 @@ def render_action(cls: int, num_frames: int, size: int, rng: np.random.Generator
     fg = rng.integers(0, 256, 3).astype(np.float32)
     while np.linalg.norm(fg - bg) < 120:
         fg = rng.integers(0, 256, 3).astype(np.float32)
-    half = rng.uniform(0.16, 0.24) * size
+    half = rng.uniform(0.18, 0.26) * size
     shape = int(rng.integers(2))                        # 0: bar, 1: triangle
     theta0 = rng.uniform(0, 360)
     travel_x, travel_y = dx * scale * (num_frames - 1), dy * scale * (num_frames - 1)
@@ -514,7 +515,9 @@ def render_action(cls: int, num_frames: int, size: int, rng: np.random.Generator
     cy0 = size / 2 - travel_y / 2 + rng.uniform(-0.1, 0.1) * size
     s4 = 4                                               # drawn at 4x, then averaged (anti-aliasing)
     clip = np.empty((num_frames, size, size, 3), np.uint8)
-    base = bg + rng.normal(0, 10, (size, size, 3))
+    ramp = np.linspace(-1.0, 1.0, size)
+    gx, gy = rng.uniform(-25, 25, 2)
+    base = bg + (gx * ramp[None, :] + gy * ramp[:, None])[..., None] + rng.normal(0, 3, (size, size, 3))
     for t in range(num_frames):
         cx, cy, ang = cx0 + dx * scale * t, cy0 + dy * scale * t, math.radians(theta0 + dtheta * t)
         if shape == 0:
@@ -526,7 +529,7 @@ def render_action(cls: int, num_frames: int, size: int, rng: np.random.Generator
         big = np.zeros((size * s4, size * s4), np.uint8)
         cv2.fillPoly(big, [np.round(pts).astype(np.int32)], 255)
         alpha = big.reshape(size, s4, size, s4).mean(axis=(1, 3))[..., None] / 255.0
-        frame = base * (1 - alpha) + fg * alpha + rng.normal(0, 4, (size, size, 3))
+        frame = base * (1 - alpha) + fg * alpha + rng.normal(0, 2, (size, size, 3))
         clip[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return clip
 
