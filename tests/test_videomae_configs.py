@@ -103,3 +103,18 @@ def test_synthetic_configs_train_and_test_through_the_engine(tmp_path):
     records = [json.loads(ln) for ln in (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()]
     val = [r for r in records if r.get("mode") == "val"][-1]
     assert val["count"] == 8 and {"top1", "top5", "loss"} <= set(val)
+
+
+@pytest.mark.parametrize("name", ["cmae_v/cmae_v_tiny_synthetic_pretrain.py", "cmae/cmae_tiny_synthetic_pretrain.py"])
+def test_contrastive_configs_train_through_the_engine(name, tmp_path):
+    cfg = _load(name)
+    options = ["train.max_iters=2", "train.ckpt_interval=2", "data.batch_size=4", "model.embed_dim=32",
+               "model.depth=1"]
+    options += (["data.train.samples_per_class=2"] if "cmae_v" in name else
+                [f"data.train.root={tmp_path / 'shapes'}", "data.train.train_per_class=2", "data.train.val_per_class=1"])
+    cfg.merge_from_list(options)
+    trainer = Trainer.from_config(cfg, work_dir=tmp_path / "run")
+    trainer.run()
+    records = [json.loads(ln) for ln in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records and all(np.isfinite(r["loss"]) and {"loss_rc", "loss_ct"} <= set(r) for r in records)
+    assert (tmp_path / "run" / "latest.pkl").exists()
