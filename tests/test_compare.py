@@ -30,6 +30,7 @@ FAMILIES = {
     ("segnext", "backbone"): "jvision.models.mscan",
     ("segnext", "decode_head"): "jseg.models.segnext",
     ("e2fgvi", None): "jvision.models.e2fgvi.parity",
+    ("videomae", None): "jvision.models.videomae",
 }
 
 PARITY_TOL = 2e-5   # README: every tiny fixture agrees to at most 4.5e-6 absolute

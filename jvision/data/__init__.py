@@ -9,3 +9,5 @@ from .folder import ImageFolder  # noqa: F401
 from .synthetic import SyntheticShapes, make_synthetic_dataset  # noqa: F401
 from .shards import ShardList, ShardReadError, ShardWriter, WebShards, expand_shards  # noqa: F401
 from .builtin_shards import BuiltinShards, make_builtin_shards  # noqa: F401
+from .video import Kinetics400, SomethingSomethingV2, SyntheticActions, VideoDataset, VideoReadError, VideoReader  # noqa: F401
+from . import views  # noqa: F401  (registers the two-view transforms)

@@ -224,12 +224,13 @@ def _is_norm_param(module_of: dict, name: str) -> bool:
 
 def vit_layer_id(name: str, num_layers: int) -> int:
     """Layer index for layer-wise lr decay (BEiT/MAE rule): embeddings 0, block i -> i+1, rest last.
-    A wrapper's ``backbone.`` prefix (``ImageClassifier``) is ignored."""
+    A wrapper's ``backbone.`` prefix (``ImageClassifier``) is ignored. ConvMAE's hybrid ConvViT: the
+    conv stages ``blocks1`` / ``blocks2`` count as embedding, ``blocks3.i`` as block i."""
     if name.startswith("backbone."):
         name = name[len("backbone."):]
-    if name.startswith(("cls_token", "pos_embed", "patch_embed", "mask_token", "dist_token")):
+    if name.startswith(("cls_token", "pos_embed", "patch_embed", "mask_token", "dist_token", "blocks1.", "blocks2.")):
         return 0
-    m = re.match(r"(?:blocks|layers)\.(\d+)\.", name)
+    m = re.match(r"(?:blocks|layers|blocks3)\.(\d+)\.", name)
     if m:
         return int(m.group(1)) + 1
     return num_layers + 1
@@ -250,7 +251,8 @@ def build_param_groups(model: nn.Module, base_lr: float, paramwise: dict | None 
         raise KeyError(f"optimizer.paramwise has unknown key(s) {sorted(paramwise)}; known: "
                        "norm_decay_mult, bias_decay_mult, no_decay_keys, custom_keys, layer_decay, num_layers")
     if layer_decay is not None and num_layers is None:
-        blocks = getattr(model, "blocks", None) or getattr(getattr(model, "backbone", None), "blocks", None)
+        owner = getattr(model, "backbone", model)
+        blocks = getattr(model, "blocks", None) or getattr(owner, "blocks", None) or getattr(owner, "blocks3", None)
         num_layers = len(blocks or []) or None
         if num_layers is None:
             raise ValueError("optimizer.paramwise.layer_decay needs num_layers (the model has no `blocks`)")

@@ -96,21 +96,46 @@ class Attention(nn.Module):
 
     def execute(self, x):
         b, n, c = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        qkv = self.project_qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         attn = nn.softmax(jt.matmul(q, k.permute(0, 1, 3, 2)) * self.scale, dim=-1)
         x = jt.matmul(self.attn_drop(attn), v).permute(0, 2, 1, 3).reshape(b, n, c)
         return self.proj_drop(self.proj(x))
 
+    def project_qkv(self, x):
+        """(B, N, C) -> (B, N, 3C): queries, keys and values side by side."""
+        return self.qkv(x)
+
+
+class QVBiasAttention(Attention):
+    """``Attention`` with the bias layout of BEiT and VideoMAE: ``qkv`` has no bias, ``q_bias`` and
+    ``v_bias`` are parameters (keys ``attn.q_bias``, ``attn.v_bias``) and the key bias is zero (it
+    would add the same amount to every logit of a query, which the softmax cancels)."""
+
+    def __init__(self, dim: int, num_heads: int = 8, attn_drop: float = 0.0, proj_drop: float = 0.0):
+        super().__init__(dim, num_heads, False, attn_drop, proj_drop)
+        self.q_bias = jt.zeros(dim)
+        self.v_bias = jt.zeros(dim)
+
+    def project_qkv(self, x):
+        return self.qkv(x) + jt.concat([self.q_bias, jt.zeros_like(self.v_bias).stop_grad(), self.v_bias])
+
 
 class Block(nn.Module):
-    """Pre-norm transformer block: ``x + attn(norm1(x))``, ``x + mlp(norm2(x))``."""
+    """Pre-norm transformer block: ``x + attn(norm1(x))``, ``x + mlp(norm2(x))``.
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+    ``qkv_bias``: True / False for a bias of the fused ``qkv`` projection (timm, MAE), ``"qv"`` for
+    separate query and value biases (``QVBiasAttention``: BEiT, VideoMAE).
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool | str = True,
                  drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0, norm_eps: float = 1e-6):
         super().__init__()
+        if qkv_bias not in (True, False, "qv"):
+            raise ValueError(f"qkv_bias must be True, False or 'qv', got {qkv_bias!r}")
         self.norm1 = LayerNorm(dim, eps=norm_eps)
-        self.attn = Attention(dim, num_heads, qkv_bias, attn_drop, drop)
+        self.attn = (QVBiasAttention(dim, num_heads, attn_drop, drop) if qkv_bias == "qv"
+                     else Attention(dim, num_heads, qkv_bias, attn_drop, drop))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
