@@ -359,9 +359,12 @@ def validate_config(data: Mapping[str, Any], filename: str | None = None) -> Non
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"unknown top-level key {key!r}{hint}; known sections: "
                                   f"{', '.join(sorted(SECTIONS))} (names starting with '_' are private helpers)")
-            SECTIONS[key].validate(value, key)
+            if value is None and not getattr(SECTIONS[key], "required", False):
+                continue  # ``evaluation = None`` switches off a section that a base config set
+            if value is not None:
+                SECTIONS[key].validate(value, key)
         for key, schema in SECTIONS.items():
-            if getattr(schema, "required", False) and key not in data:
+            if getattr(schema, "required", False) and data.get(key) is None:
                 raise ConfigError(f"section {key!r} is required" + (f" ({schema.doc})" if schema.doc else ""))
     except ConfigError as exc:
         raise ConfigError(where + str(exc)) from None

@@ -169,8 +169,13 @@ def test_task_sections_register_a_schema_and_are_validated(tmp_path):
         path = tmp_path / "ok.py"
         path.write_text(f"_base_ = {str(TOY)!r}\ntoy_task = dict(mask_ratio=0.75, target='pixel')\n")
         Config.fromfile(path).validate()
+        path.write_text(f"_base_ = {str(TOY)!r}\ntoy_task = None\n")   # None switches a section off
+        Config.fromfile(path).validate()
+        register_section("toy_needed", Schema({"n": Field(int)}, required=True))
+        assert "section 'toy_needed' is required" in _error(extra_text="toy_needed = None", tmp_path=tmp_path)
     finally:
         del SECTIONS["toy_task"]
+        SECTIONS.pop("toy_needed", None)
 
 
 def test_every_readme_cfg_options_example_applies_and_validates():
