@@ -84,7 +84,7 @@ DEFAULT_CASES = [c.name for c in CASES.values() if c.kind != "video"]
 # ------------------------------------------------------------------------------------------------
 # workers
 
-def _ours(case: Case, drop_path: float):
+def _ours(case: Case, drop_path: float, sync_after_forward: bool = False):
     import numpy as np
 
     import jvision  # noqa: F401  (configures Jittor)
@@ -132,6 +132,8 @@ def _ours(case: Case, drop_path: float):
             loss = model.train_step({"img": img, "gt_seg": label})["loss"]
         else:
             loss = model(img, 0.75)[0]
+        if sync_after_forward:
+            loss.sync()  # the engine's train.sync_after_forward: forward computed before the backward is built
         opt.step(loss)
         jt.sync_all(True)
     return step
@@ -236,7 +238,7 @@ def worker(args) -> int:
     t0 = time.perf_counter()
     try:
         if args._worker == "ours":
-            step = _ours(case, args.drop_path)
+            step = _ours(case, args.drop_path, args.sync_after_forward)
             import jittor as jt
             version = f"jittor {jt.__version__}"
         else:
@@ -328,7 +330,8 @@ def _spawn(impl: str, case: Case, threads: int, args) -> Worker:
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     python = sys.executable if impl == "ours" else args.torch_python
     cmd = [python, str(Path(__file__).resolve()), "--_worker", impl, "--case", case.name, "--threads", str(threads),
-           "--warmup", str(args.warmup), "--drop-path", str(args.drop_path), "--official", str(args.official or ""),
+           "--warmup", str(args.warmup), "--drop-path", str(args.drop_path),
+           *(["--sync-after-forward"] if args.sync_after_forward else []), "--official", str(args.official or ""),
            "--batch", str(args.batch or 0), "--size", str(args.size or 0)]
     stderr = open(args.log_dir / f"{case.model}_{case.mode}_{impl}_t{threads}.log", "w")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
@@ -434,6 +437,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=8, help="timed steps per implementation")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (Jittor compiles there)")
     p.add_argument("--drop-path", type=float, default=0.1, help="drop path rate in training (both sides)")
+    p.add_argument("--sync-after-forward", action="store_true",
+                   help="our training step computes the loss before building the backward (train.sync_after_forward)")
     p.add_argument("--batch", type=int, default=0, help="override every case's batch (quick checks)")
     p.add_argument("--size", type=int, default=0, help="override every case's image size (quick checks)")
     p.add_argument("--official", default=os.environ.get("JVISION_OFFICIAL_DIR"),
