@@ -13,8 +13,11 @@ times the forward pass and forward+backward (gradients of the input and all para
   reference       Jittor meta-operators (reindex/broadcast/sum): only at the small shape
   torch           PyTorch CPU (when torch is installed), same threads, in its own process
 
-Each implementation family runs in its own subprocess (so OpenMP runtimes do not fight), warms up
-(JIT compiles) and then reports the median of several repeats. The table adds GFLOP/s (2 x
+Every (case, shape) runs in a child process of its own, with a time limit (--timeout): a crash or a
+hang of one case cannot hide or block the others (a hung Jittor process can hold the compile-cache
+lock of every Jittor process on the machine; the child is killed with its compiler processes). A
+case that crashes, times out or raises is reported with the child's last lines, and the run then
+exits with status 1. Each child warms up (JIT compiles) and reports the median of several repeats. The table adds GFLOP/s (2 x
 multiply-adds of every convolution; forward+backward counted as 3x forward), the speed-up of
 `kernel` over each row, and what the dispatcher of the `kernel` backend picks for plain ops.
 
@@ -165,12 +168,8 @@ def worker_jittor(cases, shapes, impls, warmup, repeats):
                         grads = jt.grad((y * gy).sum(), [x] + params)
                         jt.sync(grads)
                 jt.sync_all(True)
-                try:
-                    t_f = _timeit(run_fwd, warmup, repeats)
-                    t_fb = _timeit(run_fb, warmup, repeats)
-                except Exception as exc:  # report, keep going
-                    print(f"[bench] {case} {shape_name} {impl} failed: {exc}", file=sys.stderr)
-                    continue
+                t_f = _timeit(run_fwd, warmup, repeats)  # an error fails this child, loudly
+                t_fb = _timeit(run_fb, warmup, repeats)
                 records.append({"case": case, "impl": impl, "shape": list(shape), "fwd_ms": round(t_f, 3),
                                 "fwdbwd_ms": round(t_fb, 3), "dispatch": pick})
                 print(f"[bench] {case:10s} {shape_name:5s} {impl:15s} fwd {t_f:8.2f} ms  f+b {t_fb:8.2f} ms",
@@ -276,14 +275,21 @@ def worker_torch(cases, shapes, warmup, repeats, threads):
 # ------------------------------------------------------------------------------------------------
 # driver
 
-def _spawn(args_list) -> list:
+def _spawn(args_list, timeout: float, failures: list) -> list:
+    """Runs one worker in a child process (own process group, time limit); a crash, a time-out or
+    an error is added to ``failures`` with the child's last lines of output."""
+    sys.path.insert(0, str(REPO))
+    from jvision.ops._jtcode import run_isolated
     cmd = [sys.executable, str(Path(__file__).resolve())] + args_list
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
-    if proc.returncode != 0:
-        print(f"[bench] worker {' '.join(args_list[:2])} exited with {proc.returncode}", file=sys.stderr)
+    res = run_isolated(cmd, timeout, cwd=str(REPO))
+    sys.stderr.write("".join(ln + "\n" for ln in res.stderr.splitlines() if ln.startswith("[bench]")))
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("[") or ln.startswith("{")]
+    if not res.ok or not lines:
+        tail = "\n    ".join((res.stderr or res.stdout).strip().splitlines()[-12:])
+        failures.append(f"worker {' '.join(args_list[:6])}: {res.describe()}\n    {tail}")
+        print(f"[bench] FAILED: worker {' '.join(args_list[:6])}: {res.describe()}", file=sys.stderr, flush=True)
         return []
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[") or ln.startswith("{")]
-    return json.loads(lines[-1]) if lines else []
+    return json.loads(lines[-1])
 
 
 def print_table(records, shapes):
@@ -344,6 +350,8 @@ def main(argv=None):
     ap.add_argument("--shapes", default=None, help=f"comma list from {','.join(SHAPES)} (default s1,s2,small)")
     ap.add_argument("--impls", default="kernel,dispatch,kernel-unfused,builtin,reference,torch",
                     help="comma list of implementations to time (default: all)")
+    ap.add_argument("--timeout", type=float, default=900,
+                    help="seconds allowed to each (case, shape) child process (default 900)")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 7, quick 3)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed runs first (JIT compiles happen here)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
@@ -369,25 +377,25 @@ def main(argv=None):
     if a.worker == "jittor":
         os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
         print(json.dumps(worker_jittor(cases, shapes, [i for i in impls if i != "torch"], a.warmup, repeats)))
-        return
+        return 0
     if a.worker == "torch":
         print(json.dumps(worker_torch(cases, shapes, a.warmup, repeats, a.threads)))
-        return
+        return 0
 
-    common = ["--cases", ",".join(cases), "--shapes", ",".join(shapes), "--repeats", str(repeats),
-              "--warmup", str(a.warmup), "--threads", str(a.threads), "--impls", ",".join(impls),
-              "--stat", a.stat]
+    common = ["--repeats", str(repeats), "--warmup", str(a.warmup), "--threads", str(a.threads),
+              "--impls", ",".join(impls), "--stat", a.stat]
     load0 = os.getloadavg()[0]
     t0 = time.time()
-    records = _spawn(["--worker", "jittor"] + common)
+    records, failures = [], []
+    for shape in shapes:
+        for case in cases:
+            records += _spawn(["--worker", "jittor", "--cases", case, "--shapes", shape] + common,
+                              a.timeout, failures)
     if "torch" in impls:
-        try:
-            import importlib.util
-            has_torch = importlib.util.find_spec("torch") is not None
-        except Exception:
-            has_torch = False
-        if has_torch:
-            records += _spawn(["--worker", "torch"] + common)
+        import importlib.util
+        if importlib.util.find_spec("torch") is not None:
+            records += _spawn(["--worker", "torch", "--cases", ",".join(cases), "--shapes", ",".join(shapes)]
+                              + common, a.timeout, failures)
         else:
             print("[bench] torch not installed: PyTorch column skipped (pip install torch)", file=sys.stderr)
     load1 = os.getloadavg()[0]
@@ -397,9 +405,15 @@ def main(argv=None):
           f"{a.stat} of {repeats} after {a.warmup} warm-up runs")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(records, indent=1))
+        a.json.write_text(json.dumps({"records": records, "failures": failures}, indent=1))
         print(f"records written to {a.json}")
+    if failures:
+        print(f"\n{len(failures)} FAILED:", file=sys.stderr)
+        for f in failures:
+            print("  " + f, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

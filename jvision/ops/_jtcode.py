@@ -10,6 +10,9 @@ configuration costs one compile (about 1-5 s, cached on disk in ``~/.cache/jitto
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
@@ -108,3 +111,51 @@ def emulate_code_op(header_text: str, src: str, inputs, outputs, index_t: str = 
         expand(header_text),
         "namespace jittor {", "void jvision_code_op_run() {",
         *decl, expand(src), "}", "}  // namespace jittor", ""])
+
+
+# ------------------------------------------------------------------------------------------------
+# isolated runs
+
+@dataclass
+class ChildResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        """One line: how the child ended (signal names for crashes)."""
+        if self.timed_out:
+            return "timed out (killed with its process group)"
+        if self.returncode < 0:
+            import signal
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
+            return f"crashed ({name})"
+        return f"exit status {self.returncode}"
+
+
+def run_isolated(cmd, timeout: float, env=None, cwd=None) -> ChildResult:
+    """Runs ``cmd`` in a new process group with a time limit. Jittor work goes through this where a
+    crash or a hang must not take the caller down: a process that hangs while holding Jittor's
+    compile-cache lock blocks every later Jittor process on the machine, so on time-out the whole
+    group (the compiler processes too) is killed, which releases the lock."""
+    import signal
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return ChildResult(proc.returncode, out, err, False)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        return ChildResult(proc.returncode if proc.returncode is not None else -9, out, err, True)
