@@ -1,10 +1,9 @@
-// Depthwise convolution, input gradient, CUDA (kernel + host launcher; in cuda_header).
+// Depthwise convolution, input gradient, CUDA, "tiled" variant (kernel + host launcher).
 //   dy [N, C, OH, OW], w [C, 1, KH, KW] -> dx [N, C, H, W]
 //   dx[ih][iw] = sum_{i,j} w[i][j] * dy[oh][ow],  oh*SH = ih + PH - i*DH,  ow*SW = iw + PW - j*DW
 // Gather form: one thread per dx element (RPT of them per thread), the block's dy patch and the
-// weights staged in shared memory; every dx element is written exactly once (no atomics).
-#include <stdexcept>
-#include <string>
+// weights staged in shared memory; every dx element is written exactly once (no atomics). Any
+// stride; the patch must fit in 48 KiB (jvision.ops.dwconv.cuda_tile_smem_bytes).
 
 namespace jvdwc {
 
@@ -55,13 +54,13 @@ dwconv_bwd_data_kernel(const T* __restrict__ dy, const T* __restrict__ w, T* __r
 }  // namespace jvdwc
 
 template <class T>
-static void jv_dwconv_bwd_data_launch(const T* dy, const T* w, T* dx, long long N, long long C,
-                                      long long H, long long W, long long OH, long long OW) {
+static void jv_dwconv_dgrad(const T* dy, const T* w, T* dx, long long N, long long C,
+                            long long H, long long W, long long OH, long long OW) {
     using namespace jvdwc;
     if (N * C == 0 || H == 0 || W == 0) return;
     dim3 block(BWD_TW, BWD_BY);
     dim3 grid((unsigned)(N * C), ceil_div((int)H, BWD_TH), ceil_div((int)W, BWD_TW));
-    dwconv_bwd_data_kernel<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>
-        <<<grid, block>>>(dy, w, dx, (int)C, (int)H, (int)W, (int)OH, (int)OW);
-    JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_data_kernel");
+    JV_LAUNCH(grid, block, dwconv_bwd_data_kernel<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>)
+        (dy, w, dx, (int)C, (int)H, (int)W, (int)OH, (int)OW);
+    JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_data_kernel (tiled)");
 }
