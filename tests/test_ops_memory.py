@@ -12,8 +12,6 @@ from __future__ import annotations
 import sys
 import textwrap
 
-import pytest
-
 from jvision.ops._jtcode import run_isolated
 
 # Our kernels on odd shapes (batch 1, odd channel counts and sizes, strides, dilations, strips,
