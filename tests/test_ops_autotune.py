@@ -27,7 +27,7 @@ def toy(monkeypatch, tmp_path):
         step.cost = COST[name]
         return step
 
-    def measure(fn, warmup=2, repeats=5):
+    def measure(fn, warmup=2, repeats=5, stat="median"):
         fn()
         return fn.cost
 
