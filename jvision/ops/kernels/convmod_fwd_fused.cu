@@ -9,6 +9,10 @@ namespace jvdwc {
 
 constexpr int CM_TW = 32, CM_BY = 8, CM_RPT = 2, CM_TH = CM_BY * CM_RPT;
 
+struct Gelu {  // x * Phi(x), exact
+    __device__ __forceinline__ float operator()(float t) const { return 0.5f * t * (1.f + erff(t * 0.70710678118654752f)); }
+};
+
 template <class T, int KH, int KW, int DH, int DW, int PH, int PW>
 __global__ void __launch_bounds__(CM_TW * CM_BY)
 convmod_fwd_fused_kernel(const T* __restrict__ a, const T* __restrict__ v, const T* __restrict__ w,
@@ -20,15 +24,7 @@ convmod_fwd_fused_kernel(const T* __restrict__ a, const T* __restrict__ v, const
     const int oh0 = blockIdx.y * CM_TH, ow0 = blockIdx.z * CM_TW, ih0 = oh0 - PH, iw0 = ow0 - PW;
     const size_t off = (size_t)plane * H * W;
     const int tid = threadIdx.y * CM_TW + threadIdx.x, nt = CM_TW * CM_BY;
-    for (int k = tid; k < PR * PC; k += nt) {
-        const int r = k / PC, q = k % PC, ih = ih0 + r, iw = iw0 + q;
-        float g = 0.f;
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-            const float t = to_f(a[off + (size_t)ih * W + iw]);
-            g = 0.5f * t * (1.f + erff(t * 0.70710678118654752f));
-        }
-        gs[r][q] = g;
-    }
+    stage_patch(&gs[0][0], PC + 1, PR, PC, a + off, H, W, ih0, iw0, tid, nt, Plain(), Gelu());
     for (int k = tid; k < KH * KW; k += nt) ws[k] = to_f(w[(size_t)c * KH * KW + k]);
     __syncthreads();
     const float bias = to_f(b[c]);
@@ -36,10 +32,7 @@ convmod_fwd_fused_kernel(const T* __restrict__ a, const T* __restrict__ v, const
 #pragma unroll
     for (int rr = 0; rr < CM_RPT; rr++) {
         const int ty = threadIdx.y + rr * CM_BY, oh = oh0 + ty;
-        float acc = bias;
-        for (int i = 0; i < KH; i++)
-#pragma unroll
-            for (int j = 0; j < KW; j++) acc += ws[i * KW + j] * gs[ty + i * DH][tx + j * DW];
+        const float acc = bias + smem_conv<KH, KW, DH, DW>(ws, &gs[0][0], PC + 1, ty, tx);
         if (oh < H && ow < W) {
             const size_t o = off + (size_t)oh * W + ow;
             y[o] = from_f<T>(acc * to_f(v[o]));

@@ -46,6 +46,40 @@ template <int KK> __device__ __forceinline__ int tap(int k) { return JV_FLIP ? K
 // whose columns are 4 apart: the igemm kernels).
 __host__ __device__ constexpr int swz(int q) { return q + q / 4; }
 
+struct Plain {  // identity maps for stage_patch
+    __device__ __forceinline__ int operator()(int q) const { return q; }
+    __device__ __forceinline__ float operator()(float v) const { return v; }
+};
+struct Swizzled : Plain {  // patch columns padded one float in four (see swz)
+    using Plain::operator();
+    __device__ __forceinline__ int operator()(int q) const { return swz(q); }
+};
+
+// Stages the rows x cols window of a plane (H x W, row-major) whose top-left corner is image
+// position (r0, c0) in shared memory: dst[r * pitch + col(q)] = value(src[r0 + r][c0 + q]), zero
+// outside the image. All threads of the block take part (thread tid of nt).
+template <class T, class Col = Plain, class Val = Plain>
+__device__ __forceinline__ void stage_patch(float* dst, int pitch, int rows, int cols, const T* src, int H, int W,
+                                            int r0, int c0, int tid, int nt, Col col = Col(), Val value = Val()) {
+    for (int k = tid; k < rows * cols; k += nt) {
+        const int r = k / cols, q = k % cols, ih = r0 + r, iw = c0 + q;
+        dst[r * pitch + col(q)] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? value(to_f(src[(size_t)ih * W + iw])) : 0.f;
+    }
+}
+
+// sum_{i,j} w[i * KW + j] * src[(r + i * DH) * pitch + q + j * DW]: a KH x KW (dilated) convolution at
+// (r, q) of a plane staged in shared memory.
+template <int KH, int KW, int DH, int DW>
+__device__ __forceinline__ float smem_conv(const float* w, const float* src, int pitch, int r, int q) {
+    float acc = 0.f;
+    for (int i = 0; i < KH; i++) {
+        const float* row = src + (r + i * DH) * pitch + q;
+#pragma unroll
+        for (int j = 0; j < KW; j++) acc += w[i * KW + j] * row[j * DW];
+    }
+    return acc;
+}
+
 // Sum over the block of one float per thread; result valid in thread 0. `red` holds >= 32 floats.
 __device__ __forceinline__ float block_sum(float v, float* red) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);

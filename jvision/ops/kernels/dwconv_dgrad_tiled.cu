@@ -24,10 +24,7 @@ dwconv_bwd_data_kernel(const T* __restrict__ dy, const T* __restrict__ w, T* __r
     const int ow_lo = floor_div(iw0 + PW - (KW - 1) * DW, SW);
     const T* dyp = dy + (size_t)plane * OH * OW;
     const int tid = threadIdx.y * BWD_TW + threadIdx.x, nt = BWD_TW * BWD_BY;
-    for (int k = tid; k < PR * PC; k += nt) {
-        const int r = k / PC, q = k % PC, oh = oh_lo + r, ow = ow_lo + q;
-        patch[r][q] = (oh >= 0 && oh < OH && ow >= 0 && ow < OW) ? to_f(dyp[(size_t)oh * OW + ow]) : 0.f;
-    }
+    stage_patch(&patch[0][0], PC + 1, PR, PC, dyp, OH, OW, oh_lo, ow_lo, tid, nt);
     for (int k = tid; k < KH * KW; k += nt) ws[k] = to_f(w[(size_t)c * KH * KW + k]);
     __syncthreads();
     const int iw = iw0 + threadIdx.x;

@@ -28,10 +28,7 @@ dwconv_fwd_igemm_kernel(const T* __restrict__ x, const T* __restrict__ w, const 
     const int ih0 = oh0 - PH, iw0 = ow0 - PW;
     const T* xp = x + (size_t)plane * H * W;
     const int tid = threadIdx.y * IG_TX + threadIdx.x, nt = IG_TX * IG_TY;
-    for (int k = tid; k < PR * PC; k += nt) {
-        const int r = k / PC, q = k % PC, ih = ih0 + r, iw = iw0 + q;
-        patch[r * PCS + swz(q)] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(xp[(size_t)ih * W + iw]) : 0.f;
-    }
+    stage_patch(patch, PCS, PR, PC, xp, H, W, ih0, iw0, tid, nt, Swizzled());
     for (int k = tid; k < KK; k += nt) ws[k] = to_f(w[(size_t)c * KK + tap<KK>(k)]);
     __syncthreads();
     const float bias = b ? to_f(b[c]) : 0.f;

@@ -23,10 +23,7 @@ dwconv_fwd_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __r
     const int ih0 = oh0 * SH - PH, iw0 = ow0 * SW - PW;
     const T* xp = x + (size_t)plane * H * W;
     const int tid = threadIdx.y * FWD_TW + threadIdx.x, nt = FWD_TW * FWD_BY;
-    for (int k = tid; k < IH * IW; k += nt) {
-        const int r = k / IW, q = k % IW, ih = ih0 + r, iw = iw0 + q;
-        patch[r][q] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(xp[(size_t)ih * W + iw]) : 0.f;
-    }
+    stage_patch(&patch[0][0], IW + 1, IH, IW, xp, H, W, ih0, iw0, tid, nt);
     for (int k = tid; k < KH * KW; k += nt) ws[k] = to_f(w[(size_t)c * KH * KW + tap<KH * KW>(k)]);
     __syncthreads();
     const float bias = b ? to_f(b[c]) : 0.f;

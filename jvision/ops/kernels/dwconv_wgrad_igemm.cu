@@ -50,17 +50,10 @@ dwconv_wgrad_igemm_partial(const T* __restrict__ x, const T* __restrict__ dy, fl
         const T* xp = x + pl * H * W;
         const T* dyp = dy + pl * OH * OW;
         __syncthreads();
-        for (int k = tid; k < PR * PC; k += IW_THREADS) {
-            const int r = k / PC, q = k % PC, ih = ih0 + r, iw = iw0 + q;
-            xs[r * PCS + swz(q)] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(xp[(size_t)ih * W + iw]) : 0.f;
-        }
-        for (int k = tid; k < IW_TH * IW_TW; k += IW_THREADS) {
-            const int oh = oh0 + k / IW_TW, ow = ow0 + k % IW_TW;
-            const float g = (oh < OH && ow < OW) ? to_f(dyp[(size_t)oh * OW + ow]) : 0.f;
-            gs[k] = g;
-            bsum += g;
-        }
+        stage_patch(xs, PCS, PR, PC, xp, H, W, ih0, iw0, tid, IW_THREADS, Swizzled());
+        stage_patch(gs, IW_TW, IW_TH, IW_TW, dyp, OH, OW, oh0, ow0, tid, IW_THREADS);
         __syncthreads();
+        for (int k = tid; k < IW_TH * IW_TW; k += IW_THREADS) bsum += gs[k];  // each thread its own elements
         if (!active) continue;
         for (int r = group; r < IW_TH; r += R) {
             const float* g = gs + r * IW_TW;

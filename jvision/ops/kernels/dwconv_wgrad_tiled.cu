@@ -48,14 +48,8 @@ dwconv_wgrad_tiled_partial(const T* __restrict__ x, const T* __restrict__ dy, fl
         const T* xp = x + pl * H * W;
         const T* dyp = dy + pl * OH * OW;
         __syncthreads();  // the previous tile's data is no longer read
-        for (int k = tid; k < PR * PC; k += WT_THREADS) {
-            const int r = k / PC, q = k % PC, ih = ih0 + r, iw = iw0 + q;
-            xs[r][q] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(xp[(size_t)ih * W + iw]) : 0.f;
-        }
-        for (int k = tid; k < WT_TH * WT_TW; k += WT_THREADS) {
-            const int oh = oh0 + k / WT_TW, ow = ow0 + k % WT_TW;
-            gs[k] = (oh < OH && ow < OW) ? to_f(dyp[(size_t)oh * OW + ow]) : 0.f;
-        }
+        stage_patch(&xs[0][0], PC + 1, PR, PC, xp, H, W, ih0, iw0, tid, WT_THREADS);
+        stage_patch(gs, WT_TW, WT_TH, WT_TW, dyp, OH, OW, oh0, ow0, tid, WT_THREADS);
         __syncthreads();
 #pragma unroll
         for (int s = 0; s < M::NT; s++) {

@@ -27,10 +27,7 @@ lka_fwd_fused_kernel(const T* __restrict__ x, const T* __restrict__ wa, const T*
     const int xr0 = ar0 - APH, xc0 = ac0 - APW;                 // image position of xs[0][0]
     const size_t off = (size_t)plane * H * W;
     const int tid = threadIdx.y * LK_TW + threadIdx.x, nt = LK_TW * LK_BY;
-    for (int k = tid; k < XR * XC; k += nt) {
-        const int r = k / XC, q = k % XC, ih = xr0 + r, iw = xc0 + q;
-        xs[r][q] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(x[off + (size_t)ih * W + iw]) : 0.f;
-    }
+    stage_patch(&xs[0][0], XC + 1, XR, XC, x + off, H, W, xr0, xc0, tid, nt);
     for (int k = tid; k < AKH * AKW; k += nt) wsa[k] = to_f(wa[(size_t)c * AKH * AKW + k]);
     for (int k = tid; k < BKH * BKW; k += nt) wsb[k] = to_f(wb[(size_t)c * BKH * BKW + k]);
     __syncthreads();
@@ -39,10 +36,7 @@ lka_fwd_fused_kernel(const T* __restrict__ x, const T* __restrict__ wa, const T*
         const int r = k / AC, q = k % AC, gh = ar0 + r, gw = ac0 + q;
         float v = 0.f;
         if (gh >= 0 && gh < H && gw >= 0 && gw < W) {
-            v = bias_a;
-            for (int i = 0; i < AKH; i++)
-#pragma unroll
-                for (int j = 0; j < AKW; j++) v += wsa[i * AKW + j] * xs[r + i * ADH][q + j * ADW];
+            v = bias_a + smem_conv<AKH, AKW, ADH, ADW>(wsa, &xs[0][0], XC + 1, r, q);
             if (a_out && r >= BPH && r < BPH + LK_TH && q >= BPW && q < BPW + LK_TW)
                 a_out[off + (size_t)gh * W + gw] = from_f<T>(v);
         }
@@ -53,10 +47,7 @@ lka_fwd_fused_kernel(const T* __restrict__ x, const T* __restrict__ wa, const T*
 #pragma unroll
     for (int rr = 0; rr < LK_RPT; rr++) {
         const int ty = threadIdx.y + rr * LK_BY, oh = oh0 + ty;
-        float v = bias_b;
-        for (int i = 0; i < BKH; i++)
-#pragma unroll
-            for (int j = 0; j < BKW; j++) v += wsb[i * BKW + j] * as[ty + i * BDH][tx + j * BDW];
+        const float v = bias_b + smem_conv<BKH, BKW, BDH, BDW>(wsb, &as[0][0], AC + 1, ty, tx);
         if (oh < H && ow < W) y[off + (size_t)oh * W + ow] = from_f<T>(v);
     }
 }

@@ -31,10 +31,7 @@ msca_fwd_fused_kernel(const T* __restrict__ x, const T* __restrict__ w0, const T
     const int ar0 = oh0 - PM, ac0 = ow0 - PM, xr0 = ar0 - P0, xc0 = ac0 - P0;
     const size_t off = (size_t)plane * H * W;
     const int tid = threadIdx.y * MS_TW + threadIdx.x, nt = MS_TW * MS_BY;
-    for (int k = tid; k < XR * XC; k += nt) {
-        const int r = k / XC, q = k % XC, ih = xr0 + r, iw = xc0 + q;
-        xs[r][q] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(x[off + (size_t)ih * W + iw]) : 0.f;
-    }
+    stage_patch(&xs[0][0], XC + 1, XR, XC, x + off, H, W, xr0, xc0, tid, nt);
     // weights: w0 | w0_1 w0_2 | w1_1 w1_2 | w2_1 w2_2
     const T* wsrc[7] = {w0, w1, w2, w3, w4, w5, w6};
     const int wlen[7] = {K0 * K0, S1, S1, S2, S2, S3, S3};
@@ -44,14 +41,8 @@ msca_fwd_fused_kernel(const T* __restrict__ x, const T* __restrict__ w0, const T
     const float bias0 = to_f(b0[c]);
     for (int k = tid; k < AR * AC; k += nt) {
         const int r = k / AC, q = k % AC, gh = ar0 + r, gw = ac0 + q;
-        float v = 0.f;
-        if (gh >= 0 && gh < H && gw >= 0 && gw < W) {
-            v = bias0;
-            for (int i = 0; i < K0; i++)
-#pragma unroll
-                for (int j = 0; j < K0; j++) v += ws[i * K0 + j] * xs[r + i][q + j];
-        }
-        as[r][q] = v;
+        const bool inside = gh >= 0 && gh < H && gw >= 0 && gw < W;
+        as[r][q] = inside ? bias0 + smem_conv<K0, K0, 1, 1>(ws, &xs[0][0], XC + 1, r, q) : 0.f;
     }
     __syncthreads();
     const int tx = threadIdx.x;
