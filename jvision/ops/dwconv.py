@@ -250,22 +250,25 @@ def _cuda_dtype(p) -> str | None:
     return None if p.dtype in CUDA_DTYPES else f"dtype {p.dtype} (CUDA kernels take {', '.join(CUDA_DTYPES)})"
 
 
-def _tiled_ok(p):
+def _cuda_reason(p, unit: bool = False, min_k: int = 0, smem=None, what: str = "input patch") -> str | None:
+    """Why a CUDA variant cannot run ``p``: ``unit`` stride and dilation only, kernels of at least
+    ``min_k`` x ``min_k``, ``smem(geom)`` bytes of static shared memory at most 48 KiB, a CUDA dtype."""
     g = ConvGeom.from_params(p.param)
-    if cuda_tile_smem_bytes(g) > SMEM_LIMIT:
-        return f"the input patch needs {cuda_tile_smem_bytes(g)} bytes of shared memory (> 48 KiB)"
+    if unit and (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1):
+        return "stride and dilation 1 only"
+    if min(g.kh, g.kw) < min_k:
+        return f"kernels of at least {min_k}x{min_k} only"
+    if smem is not None and smem(g) > SMEM_LIMIT:
+        return f"the {what} needs {smem(g)} bytes of shared memory (> 48 KiB)"
     return _cuda_dtype(p)
+
+
+def _tiled_ok(p):
+    return _cuda_reason(p, smem=cuda_tile_smem_bytes)
 
 
 def _igemm_ok(p):
-    g = ConvGeom.from_params(p.param)
-    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1):
-        return "stride and dilation 1 only"
-    if min(g.kh, g.kw) < 7:
-        return "kernels of at least 7x7 only"
-    if cuda_igemm_smem_bytes(g) > SMEM_LIMIT:
-        return f"the input patch needs {cuda_igemm_smem_bytes(g)} bytes of shared memory (> 48 KiB)"
-    return _cuda_dtype(p)
+    return _cuda_reason(p, unit=True, min_k=7, smem=cuda_igemm_smem_bytes)
 
 
 def _cpu_default(p, names):
@@ -355,20 +358,12 @@ def _wgrad_tiled_ok(p):
     g = ConvGeom.from_params(p.param)
     if g.kh * g.kw + 1 > 16 * 256:
         return "more than 4095 taps"
-    if cuda_wgrad_tiled_smem_bytes(g) > SMEM_LIMIT:
-        return f"the x patch needs {cuda_wgrad_tiled_smem_bytes(g)} bytes of shared memory (> 48 KiB)"
-    return _cuda_dtype(p)
+    return _cuda_reason(p, smem=cuda_wgrad_tiled_smem_bytes, what="x patch")
 
 
 def _wgrad_igemm_ok(p):
-    g = ConvGeom.from_params(p.param)
-    if (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1):
-        return "stride and dilation 1 only"
-    if min(g.kh, g.kw) < 13:
-        return "kernels of at least 13x13 only (fewer taps leave most threads idle)"
-    if cuda_wgrad_igemm_smem_bytes(g) > SMEM_LIMIT:
-        return f"the x patch needs {cuda_wgrad_igemm_smem_bytes(g)} bytes of shared memory (> 48 KiB)"
-    return _cuda_dtype(p)
+    # fewer than 13x13 taps leave most threads of a block idle
+    return _cuda_reason(p, unit=True, min_k=13, smem=cuda_wgrad_igemm_smem_bytes, what="x patch")
 
 
 # Host code of the CUDA ops: the launchers are defined by the variant's .cu file.
