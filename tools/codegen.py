@@ -157,28 +157,51 @@ def _macs(op: str, shape, g: ConvGeom | None, k: int, pass_: str) -> int:
     return n * c * h * w * per * (2 if pass_ == "bwd" else 1)
 
 
-def _builtin_step(a, case, dev):
-    """Jittor's own op for the same pass (nn.conv2d / the blocks under the builtin backend)."""
+def _builtin_steps(a, case) -> list:
+    """(label, step) of Jittor's own ops for the same work: nn.conv2d for the depthwise stages, the
+    blocks' spatial ops under the builtin backend (forward, and forward+backward)."""
     from jvision import ops
+    from jvision.ops import _fused
     dt = a.dtype
     ins = [_var(t, dt) for t in case.inputs]
-    op = a.op
-    if op.startswith("dwconv"):
+    if a.op.startswith("dwconv"):
         g = _geom(a)
-        if op == "dwconv_fwd":
-            return lambda: (ops.depthwise_conv2d_impl("builtin", ins[0], ins[1], ins[2], (g.sh, g.sw), (g.ph, g.pw),
-                                                      (g.dh, g.dw)).sync(), _sync())
-        x, w = _var(case.inputs[0] if op != "dwconv_dgrad" else np.zeros(a.shape), dt), None
-        w = ins[1] if op in ("dwconv_bwd", "dwconv_dgrad") else _var(np.ones((a.shape[1], 1, g.kh, g.kw)), dt)
-        dy = ins[2] if op == "dwconv_bwd" else (ins[0] if op == "dwconv_dgrad" else ins[1])
-        targets = {"dwconv_bwd": [x, w], "dwconv_dgrad": [x], "dwconv_wgrad": [w]}[op]
+        conv = lambda x, w, b=None: ops.depthwise_conv2d_impl(  # noqa: E731
+            "builtin", x, w, b, (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw))
+        if a.op == "dwconv_fwd":
+            return [("jittor builtin", lambda: (conv(*ins).sync(), _sync()))]
+        x = _var(np.zeros(a.shape), dt) if a.op == "dwconv_dgrad" else ins[0]
+        w = ins[1] if a.op in ("dwconv_bwd", "dwconv_dgrad") else _var(np.ones((a.shape[1], 1, g.kh, g.kw)), dt)
+        dy = ins[2] if a.op == "dwconv_bwd" else (ins[0] if a.op == "dwconv_dgrad" else ins[1])
+        targets = {"dwconv_bwd": [x, w], "dwconv_dgrad": [x], "dwconv_wgrad": [w]}[a.op]
+        return [("jittor builtin", lambda: (jt.sync(jt.grad((conv(x, w) * dy).sum(), targets)), _sync()))]
+    if a.op not in BLOCKS:
+        return []
+    from jvision.ops.attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention
+    c, x = a.shape[1], ins[0]
+    if a.op == "lka":
+        m = LargeKernelAttention(c)
+        f = lambda: _fused.lka_spatial(x, m.conv0, m.conv_spatial)  # noqa: E731
+    elif a.op == "msca":
+        m = MultiScaleConvAttention(c)
+        pairs = ((m.conv0_1, m.conv0_2), (m.conv1_1, m.conv1_2), (m.conv2_1, m.conv2_2))
+        f = lambda: _fused.msca_spatial(x, m.conv0, pairs)  # noqa: E731
+    else:
+        m = ConvModulation(c, (a.kernel or [11])[0])
+        v = ins[1]
+        f = lambda: _fused.convmod_modulate(x, v, m.att[1], m.att[2])  # noqa: E731
+    params = list(m.parameters())
 
-        def step():
-            y = ops.depthwise_conv2d_impl("builtin", x, w, None, (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw))
-            jt.sync(jt.grad((y * dy).sum(), targets))
-            _sync()
-        return step
-    return None
+    def fwd():
+        with ops.backend("builtin"):
+            f().sync()
+        _sync()
+
+    def fwdbwd():
+        with ops.backend("builtin"):
+            jt.sync(jt.grad(f().sum(), [x] + params))
+        _sync()
+    return [("jittor builtin fwd", fwd), ("jittor builtin fwd+bwd", fwdbwd)]
 
 
 def cmd_bench(a) -> int:
@@ -209,13 +232,10 @@ def cmd_bench(a) -> int:
                      "gflops": round(gflops, 2), "gbs": round(gbs, 2),
                      "pct_gemm": round(100 * gflops / ceil["gemm_gflops"], 1),
                      "pct_copy": round(100 * gbs / ceil["copy_gbs"], 1)})
-    base = _builtin_step(a, found[0], dev)
-    if base is not None:
-        ms = autotune.measure(base, a.warmup, a.repeats)
-        rows.append({"name": "jittor builtin", "ms": round(ms, 4)})
-    torch_ms = _torch_time(a, dev)
-    if torch_ms is not None:
-        rows.append({"name": "pytorch", "ms": torch_ms})
+    for label, step in _builtin_steps(a, found[0]):
+        rows.append({"name": label, "ms": round(autotune.measure(step, a.warmup, a.repeats), 4)})
+    for label, ms in _torch_times(a, dev):
+        rows.append({"name": label, "ms": ms})
     print(f"{a.op} {'x'.join(map(str, a.shape))} {a.dtype} on {autotune.device_name(dev)}"
           + (f" ({g.label()})" if g else "") + f"; ceilings: {ceil['gemm_gflops']} GFLOP/s (matmul), "
           f"{ceil['copy_gbs']} GB/s (copy)")
@@ -235,30 +255,32 @@ def cmd_bench(a) -> int:
     return 1 if any("error" in r or not r.get("ok", True) for r in rows) else 0
 
 
-def _torch_time(a, dev: str):
-    """PyTorch's time for the same op, in a process of its own (None when torch is absent)."""
+def _torch_times(a, dev: str) -> list:
+    """(label, ms) of PyTorch for the same work, in a process of its own ([] when torch is absent)."""
     import importlib.util
-    if importlib.util.find_spec("torch") is None:
-        return None
-    item = {"shape": a.shape, "dtype": a.dtype}
+    python = a.torch_python or sys.executable
+    if a.torch_python is None and importlib.util.find_spec("torch") is None:
+        return []
+    base = {"shape": a.shape, "dtype": a.dtype}
     if a.op.startswith("dwconv"):
         g = _geom(a)
-        item.update(op="dwconv", kernel=[g.kh, g.kw], stride=[g.sh, g.sw], padding=[g.ph, g.pw],
-                    dilation=[g.dh, g.dw], mode={"dwconv_fwd": "fwd", "dwconv_dgrad": "dgrad",
-                                                 "dwconv_wgrad": "wgrad", "dwconv_bwd": "fwdbwd"}[a.op])
+        base.update(op="dwconv", kernel=[g.kh, g.kw], stride=[g.sh, g.sw], padding=[g.ph, g.pw],
+                    dilation=[g.dh, g.dw])
+        modes = [{"dwconv_fwd": "fwd", "dwconv_dgrad": "dgrad", "dwconv_wgrad": "wgrad", "dwconv_bwd": "fwdbwd"}[a.op]]
     elif a.op in BLOCKS:
-        item.update(op=a.op, kernel=[(a.kernel or [11])[0]], mode="fwd")
+        base.update(op=a.op, kernel=[(a.kernel or [11])[0]])
+        modes = ["fwd", "fwdbwd"]
     else:
-        return None
+        return []
     req = {"device": dev, "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
-           "warmup": a.warmup, "repeats": a.repeats, "items": [item]}
-    res = _jtcode.run_isolated([sys.executable, str(REPO / "jvision" / "ops" / "torch_ref.py"), json.dumps(req)],
+           "warmup": a.warmup, "repeats": a.repeats, "items": [dict(base, mode=m) for m in modes]}
+    res = _jtcode.run_isolated([python, str(REPO / "jvision" / "ops" / "torch_ref.py"), json.dumps(req)],
                                timeout=600)
     if not res.ok:
         print(f"pytorch timing failed: {res.describe()}: {res.stderr.strip()[-300:]}", file=sys.stderr)
-        return None
-    out = json.loads(res.stdout.strip().splitlines()[-1])[0]
-    return out.get("ms")
+        return []
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return [(f"pytorch {o['mode']}", o.get("ms", o.get("error"))) for o in out]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -341,6 +363,7 @@ def main(argv=None) -> int:
     p.add_argument("--variant")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--torch-python", help="an interpreter with PyTorch (default: this one, when it has torch)")
     p.add_argument("--json")
     p = sub.add_parser("tune", help="fill the autotune cache for a model's shapes")
     p.add_argument("--model", required=True, help="a registered model, e.g. segnext_t, van_b0")
