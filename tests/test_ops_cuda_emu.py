@@ -15,7 +15,10 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not fou
 
 
 def test_every_cuda_variant_matches_the_reference_in_three_dtypes(tmp_path):
-    cases = verify.cases("cuda", quick=True)
+    # one geometry per variant (one build each): strided and dilated 7x7 where the variant takes it,
+    # 13x13 for the large-kernel (igemm) variants
+    cases = [c for c in verify.cases("cuda", quick=True)
+             if "igemm" in c.spec.name or "13x13" not in c.name]
     ran = {(c.spec.name, c.dtype) for c in cases}
     # every variant with sources, each stage, each dtype
     for stage in ("dwconv_fwd", "dwconv_dgrad", "dwconv_wgrad"):

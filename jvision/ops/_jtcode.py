@@ -12,7 +12,7 @@ and shapes, run-time ``data``. :func:`run` hands it to Jittor. :func:`standalone
 same text the way Jittor does (``CodeOp::jit_run`` declares ``in0_p``, ``in0_shape0``, ...) into a
 translation unit of its own, for
 
-* ``target="cpu"``: g++, e.g. under AddressSanitizer (tests/test_ops_sanitize.py),
+* ``target="cpu"``: g++, e.g. under AddressSanitizer (tests/test_ops_memory.py),
 * ``target="cuda"``: ``nvcc -c`` on machines without a GPU (tests/test_ops_cuda_compile.py),
 * ``target="emu"``: g++ with ``kernels/cuda_emu.h``, which runs the CUDA sources on the CPU, one
   fiber per CUDA thread (tests/test_ops_cuda_emu.py),
