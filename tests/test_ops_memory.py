@@ -9,8 +9,11 @@ case crashes.
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
+
+import pytest
 
 from jvision.ops._jtcode import run_isolated
 
@@ -101,3 +104,19 @@ def test_benchmark_exits_nonzero_when_a_case_crashes(monkeypatch, capsys, repo_r
     rc = bench_ops.main(["--cases", "dw5x5", "--shapes", "small", "--impls", "kernel", "--repeats", "1"])
     err = capsys.readouterr().err
     assert rc == 1 and "crashed (SIGSEGV)" in err and "thread_name" in err
+
+
+def test_cpu_kernels_under_address_sanitizer(repo_root, tmp_path):
+    """The portable CPU kernels (depthwise forward and backward, the fused blocks, LayerNorm) built
+    with AddressSanitizer and UBSan and run on odd shapes against the float64 reference
+    (``python -m jvision.ops.verify --target asan``; tools/codegen.py check --target asan runs all)."""
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found")
+    cmd = [sys.executable, "-m", "jvision.ops.verify", "--target", "asan", "--quick", "--variants",
+           "portable,fused", "--out", str(tmp_path)]
+    res = run_isolated(cmd, timeout=1500, cwd=str(repo_root), env=_env(repo_root))
+    out = res.stdout + res.stderr
+    if res.returncode == 2 and "no AddressSanitizer runtime" in out:
+        pytest.skip("the compiler has no AddressSanitizer runtime")
+    assert res.ok, f"{res.describe()}:\n" + "\n".join(out.strip().splitlines()[-30:])
+    assert "cases passed (asan)" in out and "ERROR: AddressSanitizer" not in out
