@@ -149,9 +149,16 @@ def worker_jittor(cases, shapes, impls, warmup, repeats):
                     stack.enter_context(autotune.pinned(**pins))
                     return stack
 
+                seen = set()
+
+                def note():  # what ran, read before the scope forgets the choices made under its pins
+                    if backend == "kernel":
+                        seen.update(f"{r['op']}={r['variant']}" for r in autotune.report())
+
                 def run_fwd():
                     with scope(), jt.no_grad():
                         fwd().sync()
+                        note()
 
                 def run_fb():
                     nonlocal gy
@@ -161,11 +168,12 @@ def worker_jittor(cases, shapes, impls, warmup, repeats):
                             gy = jt.array(rng.standard_normal(tuple(y.shape), dtype=np.float32))
                         grads = jt.grad((y * gy).sum(), [x] + params)
                         jt.sync(grads)
+                        note()
                 jt.sync_all(True)
                 autotune.forget()
                 t_f = _timeit(run_fwd, warmup, repeats)
                 t_fb = _timeit(run_fb, warmup, repeats)
-                ran = sorted({f"{r['op']}={r['variant']}" for r in autotune.report()}) if backend == "kernel" else []
+                ran = sorted(seen)
                 records.append({"case": case, "impl": impl, "shape": list(shape), "fwd_ms": round(t_f, 3),
                                 "fwdbwd_ms": round(t_fb, 3), "variants": " ".join(ran)})
                 print(f"[bench] {case:10s} {shape_name:5s} {impl:15s} fwd {t_f:8.2f} ms  f+b {t_fb:8.2f} ms"

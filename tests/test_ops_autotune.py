@@ -91,6 +91,11 @@ def test_pins_win_and_bad_pins_fail_loudly(toy, monkeypatch):
         autotune.select(_p(n=12))
     with pytest.raises(ValueError, match="no variant 'warp'"):
         autotune.pin(OP, "warp")
+    # leaving a pin forgets the choices made under it; an empty pinned() keeps what was chosen
+    assert autotune.select(_p()).name == "fast" and autotune.report()
+    with autotune.pinned():
+        pass
+    assert autotune.report()[-1]["variant"] == "fast"
     monkeypatch.setenv("JVISION_OPS_VARIANTS", f"{OP}=mid")
     autotune.forget()
     assert autotune.select(_p()).name == "mid"

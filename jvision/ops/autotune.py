@@ -244,7 +244,11 @@ def pin(op: str, variant: str | None) -> None:
 
 @contextlib.contextmanager
 def pinned(**pins):
-    """``with pinned(dwconv_fwd="direct", lka="unfused"): ...`` restores the previous pins after."""
+    """``with pinned(dwconv_fwd="direct", lka="unfused"): ...`` restores the previous pins after
+    (and forgets the choices made under them); ``pinned()`` with no pins changes nothing."""
+    if not pins:
+        yield
+        return
     old = dict(_PINS)
     try:
         for op, name in pins.items():
