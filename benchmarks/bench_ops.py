@@ -5,18 +5,20 @@ For each case (depthwise 5x5, 7x7 dilation 3, the three strip pairs of MSCA, 7x7
 LKA / MSCA / ConvMod modules) at the shapes of VAN-B0 / MSCAN-T stages 1 and 2 with batch 8, it
 times the forward pass and forward+backward (gradients of the input and all parameters) for:
 
-  kernel          our jt.code kernels, forced (modules: fused kernels)
-  dispatch        ops only: jvision.ops.depthwise_conv2d under the "kernel" backend, i.e. what
-                  the dispatcher picks (forward timed under jt.no_grad(), as inference)
-  kernel-unfused  modules only: our depthwise kernel per layer, no fusion (shows what fusion buys)
+  kernel          the ``kernel`` backend: our kernels, the variant of each op as the switch and
+                  the autotuner choose (JVISION_AUTOTUNE, JVISION_OPS_VARIANTS); modules: fused
+  kernel-unfused  modules only: the unfused variant (our depthwise kernel per layer)
   builtin         Jittor's nn.conv2d(groups=C) (oneDNN on CPU when Jittor found it)
   reference       Jittor meta-operators (reindex/broadcast/sum): only at the small shape
   torch           PyTorch CPU (when torch is installed), same threads, in its own process
 
-Each implementation family runs in its own subprocess (so OpenMP runtimes do not fight), warms up
-(JIT compiles) and then reports the median of several repeats. The table adds GFLOP/s (2 x
-multiply-adds of every convolution; forward+backward counted as 3x forward), the speed-up of
-`kernel` over each row, and what the dispatcher of the `kernel` backend picks for plain ops.
+Every (case, shape) runs in a child process of its own, with a time limit (--timeout): a crash or a
+hang of one case cannot hide or block the others (a hung Jittor process can hold the compile-cache
+lock of every Jittor process on the machine; the child is killed with its compiler processes). A
+case that crashes, times out or raises is reported with the child's last lines, and the run then
+exits with status 1. Each child warms up (JIT compiles) and reports the median of several repeats.
+The table adds GFLOP/s (2 x multiply-adds of every convolution; forward+backward counted as 3x
+forward), the speed-up of `kernel` over each row, and the variants that ran.
 
     python benchmarks/bench_ops.py                 # full run, prints the table
     python benchmarks/bench_ops.py --quick         # stage-2 shape, 3 repeats, no reference
@@ -34,7 +36,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -94,11 +95,13 @@ def _timeit(step, warmup: int, repeats: int) -> float:
 
 def worker_jittor(cases, shapes, impls, warmup, repeats):
     sys.path.insert(0, str(REPO))
+    import contextlib
+
     import numpy as np
     import jvision  # noqa: F401  (configures Jittor)
     import jittor as jt
     from jvision import ops
-    from jvision.ops import _fused, attention, dwconv
+    from jvision.ops import attention, autotune
 
     rng = np.random.default_rng(0)
     records = []
@@ -112,9 +115,9 @@ def worker_jittor(cases, shapes, impls, warmup, repeats):
                     continue
                 if impl == "kernel-unfused" and kind != "module":
                     continue
-                if impl == "dispatch" and kind != "op":
-                    continue
                 x = jt.array(rng.standard_normal(shape, dtype=np.float32))
+                backend = "kernel" if impl.startswith("kernel") else impl
+                pins = {}
                 if kind == "op":
                     layers = []
                     for kh, kw, pad, dil in spec:
@@ -122,122 +125,74 @@ def worker_jittor(cases, shapes, impls, warmup, repeats):
                         b = jt.array(rng.standard_normal((c,), dtype=np.float32) * 0.1)
                         layers.append((wt, b, pad, dil))
                     params = [p for wt, b, _, _ in layers for p in (wt, b)]
-                    real = "kernel" if impl.startswith("kernel") else impl
 
-                    def fwd(layers=layers, real=real):
+                    def fwd(layers=layers):
                         y = x
                         for wt, b, pad, dil in layers:
-                            if real == "dispatch":
-                                y = ops.depthwise_conv2d(y, wt, b, 1, pad, dil)
-                            else:
-                                y = dwconv.depthwise_conv2d_impl(real, y, wt, b, 1, pad, dil)
+                            y = ops.depthwise_conv2d(y, wt, b, 1, pad, dil)
                         return y
-                    picks = {True: set(), False: set()}
-                    with ops.backend("kernel"):
-                        for wt, b, pad, dil in layers:
-                            g = dwconv.ConvGeom(wt.shape[2], wt.shape[3], 1, 1, pad[0], pad[1], dil[0], dil[1])
-                            for grad in (True, False):
-                                picks[grad].add(dwconv.dispatch(g, list(shape), grad=grad))
-                    pick = f"fwd: {'+'.join(sorted(picks[False]))}, f+b: {'+'.join(sorted(picks[True]))}"
-                    ctx_backend, ctx_fusion = "kernel", True
                 else:
                     name, kwargs = spec
                     mod = getattr(attention, name)(c, **kwargs)
                     params = [p for p in mod.parameters()]
-                    ctx_backend = "kernel" if impl.startswith("kernel") else impl
-                    ctx_fusion = impl == "kernel"
-                    pick = "kernel (fused)"
+                    if impl.startswith("kernel"):
+                        variant = "unfused" if impl == "kernel-unfused" else "fused"
+                        pins = dict(lka=variant, msca=variant, convmod=variant)
 
                     def fwd(mod=mod):
                         return mod(x)
                 gy = None
 
+                def scope():
+                    stack = contextlib.ExitStack()
+                    stack.enter_context(ops.backend(backend))
+                    stack.enter_context(autotune.pinned(**pins))
+                    return stack
+
+                seen = set()
+
+                def note():  # what ran, read before the scope forgets the choices made under its pins
+                    if backend == "kernel":
+                        seen.update(f"{r['op']}={r['variant']}" for r in autotune.report())
+
                 def run_fwd():
-                    with ops.backend(ctx_backend), _fused.fusion(ctx_fusion), jt.no_grad():
+                    with scope(), jt.no_grad():
                         fwd().sync()
+                        note()
 
                 def run_fb():
                     nonlocal gy
-                    with ops.backend(ctx_backend), _fused.fusion(ctx_fusion):
+                    with scope():
                         y = fwd()
                         if gy is None:
                             gy = jt.array(rng.standard_normal(tuple(y.shape), dtype=np.float32))
                         grads = jt.grad((y * gy).sum(), [x] + params)
                         jt.sync(grads)
+                        note()
                 jt.sync_all(True)
-                try:
-                    t_f = _timeit(run_fwd, warmup, repeats)
-                    t_fb = _timeit(run_fb, warmup, repeats)
-                except Exception as exc:  # report, keep going
-                    print(f"[bench] {case} {shape_name} {impl} failed: {exc}", file=sys.stderr)
-                    continue
+                autotune.forget()
+                t_f = _timeit(run_fwd, warmup, repeats)
+                t_fb = _timeit(run_fb, warmup, repeats)
+                ran = sorted(seen)
                 records.append({"case": case, "impl": impl, "shape": list(shape), "fwd_ms": round(t_f, 3),
-                                "fwdbwd_ms": round(t_fb, 3), "dispatch": pick})
-                print(f"[bench] {case:10s} {shape_name:5s} {impl:15s} fwd {t_f:8.2f} ms  f+b {t_fb:8.2f} ms",
-                      file=sys.stderr, flush=True)
+                                "fwdbwd_ms": round(t_fb, 3), "variants": " ".join(ran)})
+                print(f"[bench] {case:10s} {shape_name:5s} {impl:15s} fwd {t_f:8.2f} ms  f+b {t_fb:8.2f} ms"
+                      f"  {' '.join(ran)}", file=sys.stderr, flush=True)
                 jt.gc()
     return records
 
 
 def worker_torch(cases, shapes, warmup, repeats, threads):
-    import torch
-    from torch import nn
+    # jvision/ops/torch_ref.py by path: this process must not import Jittor (nor the package)
+    import importlib.util
+    found = importlib.util.spec_from_file_location("torch_ref", REPO / "jvision" / "ops" / "torch_ref.py")
+    torch_ref = importlib.util.module_from_spec(found)
+    found.loader.exec_module(torch_ref)
+    torch, mods = torch_ref.full_modules()
+    nn = torch.nn
     torch.set_num_threads(threads)
     torch.manual_seed(0)
 
-    class LKA(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.conv0 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
-            self.conv_spatial = nn.Conv2d(dim, dim, 7, padding=9, dilation=3, groups=dim)
-            self.conv1 = nn.Conv2d(dim, dim, 1)
-
-        def forward(self, x):
-            return x * self.conv1(self.conv_spatial(self.conv0(x)))
-
-    class MSCA(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.conv0 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
-            self.branches = nn.ModuleList()
-            for k in (7, 11, 21):
-                self.branches.append(nn.Sequential(
-                    nn.Conv2d(dim, dim, (1, k), padding=(0, k // 2), groups=dim),
-                    nn.Conv2d(dim, dim, (k, 1), padding=(k // 2, 0), groups=dim)))
-            self.conv3 = nn.Conv2d(dim, dim, 1)
-
-        def forward(self, x):
-            a = self.conv0(x)
-            s = a
-            for br in self.branches:
-                s = s + br(a)
-            return self.conv3(s) * x
-
-    class LN2d(nn.Module):
-        def __init__(self, dim, eps=1e-6):
-            super().__init__()
-            self.weight, self.bias, self.eps = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim)), eps
-
-        def forward(self, x):
-            u = x.mean(1, keepdim=True)
-            s = (x - u).pow(2).mean(1, keepdim=True)
-            x = (x - u) / torch.sqrt(s + self.eps)
-            return self.weight[:, None, None] * x + self.bias[:, None, None]
-
-    class ConvMod(nn.Module):
-        def __init__(self, dim, kernel_size=11):
-            super().__init__()
-            self.norm = LN2d(dim)
-            self.att = nn.Sequential(nn.Conv2d(dim, dim, 1), nn.GELU(),
-                                     nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim))
-            self.v = nn.Conv2d(dim, dim, 1)
-            self.proj = nn.Conv2d(dim, dim, 1)
-
-        def forward(self, x):
-            x = self.norm(x)
-            return self.proj(self.att(x) * self.v(x))
-
-    mods = {"LargeKernelAttention": LKA, "MultiScaleConvAttention": MSCA, "ConvModulation": ConvMod}
     records = []
     for shape_name in shapes:
         if shape_name == "small":
@@ -276,24 +231,31 @@ def worker_torch(cases, shapes, warmup, repeats, threads):
 # ------------------------------------------------------------------------------------------------
 # driver
 
-def _spawn(args_list) -> list:
+def _spawn(args_list, timeout: float, failures: list) -> list:
+    """Runs one worker in a child process (own process group, time limit); a crash, a time-out or
+    an error is added to ``failures`` with the child's last lines of output."""
+    sys.path.insert(0, str(REPO))
+    from jvision.ops._jtcode import run_isolated
     cmd = [sys.executable, str(Path(__file__).resolve())] + args_list
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
-    if proc.returncode != 0:
-        print(f"[bench] worker {' '.join(args_list[:2])} exited with {proc.returncode}", file=sys.stderr)
+    res = run_isolated(cmd, timeout, cwd=str(REPO))
+    sys.stderr.write("".join(ln + "\n" for ln in res.stderr.splitlines() if ln.startswith("[bench]")))
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("[") or ln.startswith("{")]
+    if not res.ok or not lines:
+        tail = "\n    ".join((res.stderr or res.stdout).strip().splitlines()[-12:])
+        failures.append(f"worker {' '.join(args_list[:6])}: {res.describe()}\n    {tail}")
+        print(f"[bench] FAILED: worker {' '.join(args_list[:6])}: {res.describe()}", file=sys.stderr, flush=True)
         return []
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[") or ln.startswith("{")]
-    return json.loads(lines[-1]) if lines else []
+    return json.loads(lines[-1])
 
 
 def print_table(records, shapes):
     by = {}
     for r in records:
         by[(r["case"], tuple(r["shape"]), r["impl"])] = r
-    order = ["kernel", "dispatch", "kernel-unfused", "builtin", "torch", "reference"]
+    order = ["kernel", "kernel-unfused", "builtin", "torch", "reference"]
     print()
     print(f"{'case':10s} {'shape':>15s} {'impl':15s} {'fwd ms':>9s} {'f+b ms':>9s} {'GFLOP/s':>8s} "
-          f"{'kernel x (fwd)':>14s} {'kernel x (f+b)':>14s}  dispatch")
+          f"{'kernel x (fwd)':>14s} {'kernel x (f+b)':>14s}  variants")
     summary = []
     for shape_name in shapes:
         shape = SHAPES[shape_name]
@@ -306,31 +268,24 @@ def print_table(records, shapes):
                 gf = 3 * 2 * case_macs(case, shape) / (r["fwdbwd_ms"] * 1e-3) / 1e9
                 sf = f"{r['fwd_ms'] / k['fwd_ms']:.2f}" if k else "-"
                 sb = f"{r['fwdbwd_ms'] / k['fwdbwd_ms']:.2f}" if k else "-"
-                disp = r.get("dispatch", "") if r["impl"] == "kernel" else ""
+                disp = r.get("variants", "")
                 print(f"{case:10s} {'x'.join(map(str, shape)):>15s} {r['impl']:15s} {r['fwd_ms']:9.2f} "
                       f"{r['fwdbwd_ms']:9.2f} {gf:8.1f} {sf:>14s} {sb:>14s}  {disp}")
             base = [by[(case, shape, i)] for i in ("builtin", "torch") if (case, shape, i) in by]
             if k and base:
-                summary.append((case, shape, k, base, by.get((case, shape, "builtin")),
-                                by.get((case, shape, "dispatch"))))
+                summary.append((case, shape, k, base))
             print()
     if summary:
         print("speed-up of kernel over the faster of builtin and torch (modules: target f+b >= 1.5x)")
-        for case, shape, k, base, b, d in summary:
+        for case, shape, k, base in summary:
             bf = min(base, key=lambda r: r["fwd_ms"])
             bb = min(base, key=lambda r: r["fwdbwd_ms"])
             rf, rb = bf["fwd_ms"] / k["fwd_ms"], bb["fwdbwd_ms"] / k["fwdbwd_ms"]
             note = ""
             if CASES[case][0] == "module":
                 note = "ok" if rb >= 1.5 else "BELOW TARGET"
-            elif b is not None:
-                slow = [w for w, r in (("fwd", b["fwd_ms"] / k["fwd_ms"]), ("f+b", b["fwdbwd_ms"] / k["fwdbwd_ms"]))
-                        if r < 1.0]
-                if slow:
-                    note = f"kernel slower than builtin in {'/'.join(slow)}; dispatcher: {k.get('dispatch', '?')}"
-                if d is not None:
-                    note += (f"{'; ' if note else ''}dispatched fwd {b['fwd_ms'] / d['fwd_ms']:.2f}x, "
-                             f"f+b {b['fwdbwd_ms'] / d['fwdbwd_ms']:.2f}x vs builtin")
+            elif rf < 1.0 or rb < 1.0:
+                note = "kernel slower in " + "/".join(w for w, r in (("fwd", rf), ("f+b", rb)) if r < 1.0)
             print(f"  {case:10s} {'x'.join(map(str, shape)):>15s}  fwd {rf:6.2f}x (vs {bf['impl']:7s})  "
                   f"f+b {rb:6.2f}x (vs {bb['impl']:7s})  {note}")
 
@@ -342,8 +297,10 @@ def main(argv=None):
     ap.add_argument("--json", type=Path, help="write the records (a JSON list) to this file")
     ap.add_argument("--cases", default="all", help=f"comma list from {','.join(CASES)}")
     ap.add_argument("--shapes", default=None, help=f"comma list from {','.join(SHAPES)} (default s1,s2,small)")
-    ap.add_argument("--impls", default="kernel,dispatch,kernel-unfused,builtin,reference,torch",
+    ap.add_argument("--impls", default="kernel,kernel-unfused,builtin,reference,torch",
                     help="comma list of implementations to time (default: all)")
+    ap.add_argument("--timeout", type=float, default=900,
+                    help="seconds allowed to each (case, shape) child process (default 900)")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 7, quick 3)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed runs first (JIT compiles happen here)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
@@ -369,25 +326,25 @@ def main(argv=None):
     if a.worker == "jittor":
         os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
         print(json.dumps(worker_jittor(cases, shapes, [i for i in impls if i != "torch"], a.warmup, repeats)))
-        return
+        return 0
     if a.worker == "torch":
         print(json.dumps(worker_torch(cases, shapes, a.warmup, repeats, a.threads)))
-        return
+        return 0
 
-    common = ["--cases", ",".join(cases), "--shapes", ",".join(shapes), "--repeats", str(repeats),
-              "--warmup", str(a.warmup), "--threads", str(a.threads), "--impls", ",".join(impls),
-              "--stat", a.stat]
+    common = ["--repeats", str(repeats), "--warmup", str(a.warmup), "--threads", str(a.threads),
+              "--impls", ",".join(impls), "--stat", a.stat]
     load0 = os.getloadavg()[0]
     t0 = time.time()
-    records = _spawn(["--worker", "jittor"] + common)
+    records, failures = [], []
+    for shape in shapes:
+        for case in cases:
+            records += _spawn(["--worker", "jittor", "--cases", case, "--shapes", shape] + common,
+                              a.timeout, failures)
     if "torch" in impls:
-        try:
-            import importlib.util
-            has_torch = importlib.util.find_spec("torch") is not None
-        except Exception:
-            has_torch = False
-        if has_torch:
-            records += _spawn(["--worker", "torch"] + common)
+        import importlib.util
+        if importlib.util.find_spec("torch") is not None:
+            records += _spawn(["--worker", "torch", "--cases", ",".join(cases), "--shapes", ",".join(shapes)]
+                              + common, a.timeout, failures)
         else:
             print("[bench] torch not installed: PyTorch column skipped (pip install torch)", file=sys.stderr)
     load1 = os.getloadavg()[0]
@@ -397,9 +354,15 @@ def main(argv=None):
           f"{a.stat} of {repeats} after {a.warmup} warm-up runs")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(records, indent=1))
+        a.json.write_text(json.dumps({"records": records, "failures": failures}, indent=1))
         print(f"records written to {a.json}")
+    if failures:
+        print(f"\n{len(failures)} FAILED:", file=sys.stderr)
+        for f in failures:
+            print("  " + f, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

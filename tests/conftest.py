@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import jvision  # noqa: F401  (configures Jittor's runtime before any test imports it)
+# Kernel variants: the defaults, not timings of this (busy) machine, and nothing written to
+# ~/.cache/jvision (tests of the autotuner turn it on with a cache in tmp_path).
+os.environ.setdefault("JVISION_AUTOTUNE", "0")
+
+import jvision  # noqa: E402,F401  (configures Jittor's runtime before any test imports it)
 
 REPO = Path(__file__).resolve().parents[1]
 _SESSION_CACHE: str | None = None

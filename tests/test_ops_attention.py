@@ -2,6 +2,7 @@
 the official PyTorch forward), fused kernels against the plain composition, backend switching."""
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -10,25 +11,31 @@ import pytest
 import jvision  # noqa: F401
 import jittor as jt
 from jvision import ops
-from jvision.ops import _fused
+from jvision.ops import _fused, autotune
 from jvision.ops.attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention
 
 TOL = 1e-4
-MODES = ("fused", "kernel", "builtin", "reference")  # fused = kernel backend with fusion on
+MODES = ("fused", "kernel", "builtin", "reference")  # fused / kernel: kernel backend, fused / unfused variant
 
 
-def _mode(mode):
-    class _Ctx:
-        def __enter__(self):
-            self.b = ops.backend("kernel" if mode in ("fused", "kernel") else mode)
-            self.f = _fused.fusion(mode == "fused")
-            self.b.__enter__()
-            self.f.__enter__()
+def _fused_names():
+    names = ["fused"]
+    if "avx512f" in autotune.cpu_features() and not jt.flags.use_cuda:
+        names.append("fused_avx512")
+    return names
 
-        def __exit__(self, *exc):
-            self.f.__exit__(*exc)
-            self.b.__exit__(*exc)
-    return _Ctx()
+
+def _mode(mode, fused="fused"):
+    """Backend and block variant: "fused" pins the fused variant of every block, "kernel" the unfused one."""
+    @contextlib.contextmanager
+    def ctx():
+        variant = fused if mode == "fused" else "unfused"
+        pins = dict(lka=variant, msca=variant, convmod=variant)
+        if not jt.flags.use_cuda:  # the channels-first LayerNorm has a fused kernel on CPU only
+            pins["layernorm2d"] = "fused" if variant.startswith("fused") else "unfused"
+        with ops.backend("kernel" if mode in ("fused", "kernel") else mode), autotune.pinned(**pins):
+            yield
+    return ctx()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,17 +144,18 @@ def test_outputs_match_official_semantics_in_every_mode(name):
     xs = rng.standard_normal(shape).astype(np.float32)
     want = official({k: v.astype(np.float64) for k, v in sd.items()}, xs.astype(np.float64))
     x = jt.array(xs)
-    for mode in MODES:
-        with _mode(mode):
+    runs = [(m, "fused") for m in MODES] + [("fused", f) for f in _fused_names()[1:]]
+    for mode, fused in runs:
+        with _mode(mode, fused):
             y = mod(x).numpy()
         assert y.shape == want.shape
         err = float(np.abs(y - want).max())
-        assert err <= TOL, f"{name} {mode}: max abs error {err:.2e}"
+        assert err <= TOL, f"{name} {mode} {fused}: max abs error {err:.2e}"
 
 
-def _grads(mod, x, gy, mode):
+def _grads(mod, x, gy, mode, fused="fused"):
     params = dict(mod.named_parameters())
-    with _mode(mode):
+    with _mode(mode, fused):
         y = mod(x)
         grads = jt.grad((y * gy).sum(), [x] + list(params.values()))
     return {"y": y.numpy(), "x": grads[0].numpy(),
@@ -163,29 +171,37 @@ def test_fused_gradients_match_reference_composition(name):
     x = jt.array(rng.standard_normal(shape).astype(np.float32))
     gy = jt.array(rng.standard_normal(shape).astype(np.float32))
     ref = _grads(mod, x, gy, "reference")
-    for mode in ("fused", "kernel"):
-        got = _grads(mod, x, gy, mode)
+    for mode, fused in [("fused", f) for f in _fused_names()] + [("kernel", "unfused")]:
+        got = _grads(mod, x, gy, mode, fused)
         assert set(got) == set(ref)
         for k in ref:
             err = float(np.abs(got[k] - ref[k]).max())
-            assert err <= TOL, f"{name} {mode} d{k}: max abs error {err:.2e}"
+            assert err <= TOL, f"{name} {mode} {fused} d{k}: max abs error {err:.2e}"
 
 
-def test_fused_path_is_really_taken_for_the_official_layouts():
+def test_fused_variant_is_eligible_for_the_official_layouts_only():
+    dev = "cuda" if jt.flags.use_cuda else "cpu"
     x = jt.zeros((1, 4, 8, 8))
-    with _mode("fused"):
-        lka = LargeKernelAttention(4)
-        assert _fused._usable(x, (lka.conv0, lka.conv_spatial))
-        msca = MultiScaleConvAttention(4)
-        pairs = ((msca.conv0_1, msca.conv0_2), (msca.conv1_1, msca.conv1_2), (msca.conv2_1, msca.conv2_2))
-        assert _fused._msca_fusable(msca.conv0, pairs) == (5, (7, 11, 21))
-        assert _fused._usable(x, [msca.conv0] + [m for p in pairs for m in p])
-        cm = ConvModulation(4, 11)
-        assert _fused._usable(x, (cm.att[2],))
-    with _mode("builtin"):
-        assert not _fused._usable(x, (lka.conv0, lka.conv_spatial))
-    with _mode("kernel"):  # fusion off
-        assert not _fused._usable(x, (lka.conv0, lka.conv_spatial))
+
+    def names(op, layers, layout=None):
+        p = _fused._problem(op, x, layers, True, layout)
+        return [v.name for v in autotune.eligible(p)]
+    lka = LargeKernelAttention(4)
+    assert "fused" in names("lka", (lka.conv0, lka.conv_spatial))
+    msca = MultiScaleConvAttention(4)
+    pairs = ((msca.conv0_1, msca.conv0_2), (msca.conv1_1, msca.conv1_2), (msca.conv2_1, msca.conv2_2))
+    assert _fused._msca_shape(msca.conv0, pairs) == (5, (7, 11, 21))
+    assert "fused" in names("msca", [msca.conv0] + [m for p in pairs for m in p])
+    cm = ConvModulation(4, 11)
+    assert "fused" in names("convmod", (cm.att[2],))
+    # a layer without bias, or a strided one, leaves only the composition
+    nobias = ops.DepthwiseConv2d(4, 5, padding=2, bias=False)
+    assert names("lka", (nobias, lka.conv_spatial)) == ["unfused"]
+    strided = ops.DepthwiseConv2d(4, 5, stride=2, padding=2)
+    assert names("lka", (strided, lka.conv_spatial)) == ["unfused"]
+    with pytest.raises(ValueError, match="cannot run"), autotune.pinned(lka="fused"):
+        _fused.lka_spatial(x, nobias, lka.conv_spatial)
+    assert dev in ("cpu", "cuda")
 
 
 def test_eval_mode_and_backend_switch_at_run_time():

@@ -137,11 +137,12 @@ _ASAN_MAIN = r"""
 #include <cmath>
 #include <vector>
 void* jv_ptrs[8];
-namespace jittor { void jvision_code_op_run(); }
+extern "C" void jv_run_0(void** ptrs, const long long* shapes);   // the op, wrapped by _jtcode
 int main() {
-    // sizes are filled in by the test
+    // sizes and shapes are filled in by the test
     std::vector<float*> bufs;
     const long sizes[] = {SIZES};
+    const long long shapes[] = {SHAPES};
     const int count = sizeof(sizes) / sizeof(sizes[0]);
     srand(3);
     for (int i = 0; i < count; i++) {
@@ -151,7 +152,7 @@ int main() {
     }
     float* off = bufs[1];
     off[0] = NAN; off[1] = 1e30f; off[2] = -1e30f; off[3] = INFINITY;
-    jittor::jvision_code_op_run();
+    jv_run_0(jv_ptrs, shapes);
     for (float* p : bufs) free(p);
     std::puts("ok");
     return 0;
@@ -163,7 +164,9 @@ def _asan_run(tmp_path, name, src, ins, outs, params):
     tu = _jtcode.emulate_code_op(_jtcode.header(params, "deform_cpu.h"), src, ins, outs)
     sizes = [int(np.prod(s)) for _, s in ins + outs]
     (tmp_path / f"{name}.cc").write_text(tu)
-    (tmp_path / "main.cc").write_text(_ASAN_MAIN.replace("SIZES", ", ".join(map(str, sizes))))
+    shapes = [d for _, s in ins + outs for d in s]
+    (tmp_path / "main.cc").write_text(_ASAN_MAIN.replace("SIZES", ", ".join(map(str, sizes)))
+                                      .replace("SHAPES", ", ".join(map(str, shapes))))
     exe = tmp_path / name
     cmd = ["g++", "-std=c++17", "-O1", "-g", "-fopenmp", "-fsanitize=address,undefined",
            "-fno-sanitize-recover=all", str(tmp_path / f"{name}.cc"), str(tmp_path / "main.cc"), "-o", str(exe)]

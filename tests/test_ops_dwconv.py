@@ -13,7 +13,7 @@ import pytest
 import jvision  # noqa: F401
 import jittor as jt
 from jvision import ops
-from jvision.ops import dwconv
+from jvision.ops import autotune, dwconv
 
 TOL = 1e-4
 
@@ -204,9 +204,8 @@ def test_backend_switch_and_context_manager(monkeypatch):
     old = ops.get_backend()
     with ops.backend("reference"):
         assert ops.get_backend() == "reference"
-        assert dwconv.dispatch(dwconv.ConvGeom(3, 3)) == "reference"
         with ops.backend("builtin"):
-            assert dwconv.dispatch(dwconv.ConvGeom(3, 3)) == "builtin"
+            assert ops.get_backend() == "builtin"
         assert ops.get_backend() == "reference"
     assert ops.get_backend() == old
     with pytest.raises(ValueError, match="unknown ops backend"):
@@ -223,31 +222,48 @@ def test_backend_switch_and_context_manager(monkeypatch):
     assert dwconv._initial_backend() == "kernel"
 
 
-def test_dispatch_rules_on_cpu():
+def _cpu_variants():
+    names = ["portable"]
+    if "avx512f" in autotune.cpu_features():
+        names.append("avx512")
+    return names
+
+
+# A subset of GRID for the AVX-512 build (every case is one more compile of each pass).
+AVX512_GRID = [GRID[i] for i in (0, 2, 7, 10, 12)]
+
+
+@pytest.mark.parametrize("case", AVX512_GRID, ids=_ids)
+def test_every_cpu_variant_matches_reference(case):
+    """Each CPU variant, pinned, forward and backward (the portable one is also covered by GRID)."""
     if jt.flags.use_cuda:
-        pytest.skip("CPU dispatch rules")
-    fast_builtin = "builtin" if dwconv._onednn() else "kernel"
-    with ops.backend("kernel"):
-        # the attention layers' convolutions: ours, with or without gradients
-        for geom in (dwconv.ConvGeom(7, 7, ph=9, pw=9, dh=3, dw=3), dwconv.ConvGeom(1, 21, pw=10),
-                     dwconv.ConvGeom(5, 5, ph=2, pw=2)):
-            for grad in (True, False):
-                assert dwconv.dispatch(geom, [8, 32, 56, 56], grad=grad) == "kernel"
-        s2 = dwconv.ConvGeom(3, 3, 2, 2, 1, 1)
-        assert dwconv.dispatch(s2, [8, 32, 56, 56], grad=True) == fast_builtin
-        assert dwconv.dispatch(dwconv.ConvGeom(5, 5, 2, 2, 2, 2), [8, 32, 56, 56], grad=True) == "kernel"
-        assert dwconv.dispatch(dwconv.ConvGeom(5, 5, 2, 2, 2, 2), [8, 32, 56, 56], grad=False) == fast_builtin
-        k11 = dwconv.ConvGeom(11, 11, ph=5, pw=5)
-        assert dwconv.dispatch(k11, [8, 64, 28, 28], grad=False) == fast_builtin
-        assert dwconv.dispatch(k11, [8, 64, 28, 28], grad=True) == "kernel"
-        assert dwconv.dispatch(k11, [8, 32, 56, 56], grad=False) == "kernel"
-        assert dwconv.dispatch(s2, [8, 32, 56, 56], dtype="float16") == "kernel"
+        pytest.skip("CPU variants")
+    shape, (kh, kw), s, p, d = case
+    rng = np.random.default_rng(zlib.crc32(_ids(case).encode()) + 1)
+    x, w, b = _rand(rng, *shape), _rand(rng, shape[1], 1, kh, kw), _rand(rng, shape[1])
+    g = dwconv.check_args(x, w, b, s, p, d)
+    gy = _rand(rng, shape[0], shape[1], *g.out_size(shape[2], shape[3]))
+    ref = _run("reference", x, w, b, s, p, d, gy)
+    for name in _cpu_variants():
+        with autotune.pinned(dwconv_fwd=name, dwconv_bwd=name):
+            got = _run("kernel", x, w, b, s, p, d, gy)
+        for what, a, r in zip(("y", "dx", "dw", "db"), got, ref):
+            err = float(np.abs(a - r).max())
+            assert err <= TOL, f"{name} {what}: max abs error {err:.2e} > {TOL}"
+
+
+def test_kernel_backend_runs_only_our_variants_and_reports_them():
+    """No silent fallback: every choice of the kernel backend is one of our variants, recorded."""
+    autotune.forget()
     x = jt.zeros((1, 2, 5, 5))
     w = jt.zeros((2, 1, 3, 3))
-    assert dwconv.needs_grad(x, w)
-    assert not dwconv.needs_grad(jt.zeros(1).stop_grad(), None)
-    with jt.no_grad():
-        assert not dwconv.needs_grad(x, w)
+    with ops.backend("kernel"):
+        jt.sync([ops.depthwise_conv2d(x, w, stride=2, padding=1)])
+    rows = [r for r in ops.report() if r["op"] == "dwconv_fwd"]
+    assert rows, "the forward pass recorded no choice"
+    names = autotune.op_info("dwconv_fwd").names(dwconv.device())
+    assert all(r["variant"] in names for r in rows)
+    assert "dwconv_fwd" in ops.format_report()
 
 
 def test_module_parameters_and_all_backends_agree():

@@ -1,30 +1,31 @@
 """Operators of the convolutional-attention family.
 
-Depthwise convolution has interchangeable implementations selected at run time:
-``set_backend("kernel" | "builtin" | "reference")``, the ``backend(...)`` context manager,
-or the ``JVISION_OPS_BACKEND`` environment variable (read at import; default ``kernel``).
+One switch selects how every op of this package runs: ``set_backend("kernel" | "builtin" |
+"reference")``, the ``backend(...)`` context manager, or ``JVISION_OPS_BACKEND`` (read at import;
+default ``kernel``).
 
-* ``kernel``: our ``jt.code`` kernels (C++ for CPU, CUDA sources beside them in ``kernels/``),
-  with a dispatcher that routes a configuration to ``builtin`` where that is the faster one;
-  the attention modules additionally use fused kernels (``set_fusion`` / ``fusion`` /
-  ``JVISION_OPS_FUSION=0`` switch those off).
-* ``builtin``: Jittor's ``nn.conv2d(groups=C)`` (oneDNN on CPU).
+* ``kernel``: our ``jt.code`` kernels, C++ on CPU and CUDA on GPU (sources in ``kernels/``). Each op
+  has variants (CUDA: direct, shared-memory tiled, implicit GEMM, fused blocks; CPU: portable and
+  AVX-512 builds, fused blocks); :mod:`jvision.ops.autotune` picks one per call (pinned, cached,
+  tuned, or the default with ``JVISION_AUTOTUNE=0``) and :func:`report` says which and why. Only
+  our kernels run under this backend: nothing falls back to Jittor's built-in ops.
+* ``builtin``: Jittor's own ops (``nn.conv2d(groups=C)``: oneDNN on CPU, cuDNN on CUDA).
 * ``reference``: Jittor meta-operators, the ground truth of the tests.
 
-The modulated deformable convolution (``modulated_deform_conv2d``, E2FGVI) follows the same switch:
-``kernel`` runs our im2col kernels, ``builtin`` and ``reference`` the meta-operator version (Jittor has
-no deformable convolution of its own).
-
-On CUDA, our CUDA kernels compile (tests/test_ops_cuda_compile.py) but the dispatcher only uses
-them with ``JVISION_CUDA_KERNELS=1`` until they have been checked against the reference on a GPU.
+Every other op follows the same switch. The modulated deformable convolution
+(``modulated_deform_conv2d``, E2FGVI) runs our im2col kernels (C++ / CUDA) under ``kernel`` and the
+meta-operator version under ``builtin`` and ``reference`` (Jittor has no deformable convolution).
+The resize, softmax cross-entropy, BatchNorm / GroupNorm / LayerNorm, GELU, batched-matmul and
+multi-tensor optimizer ops have CPU kernels only: under ``kernel`` they run them on the CPU in
+float32 and Jittor's own ops otherwise (on CUDA, or for other dtypes).
 """
 from .dwconv import (BACKENDS, DepthwiseConv2d, backend, depthwise_conv2d,  # noqa: F401
-                     depthwise_conv2d_impl, dispatch, get_backend, set_backend)
+                     depthwise_conv2d_impl, get_backend, set_backend)
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d  # noqa: F401
 from .norm import (BatchNorm2d, GroupNorm, LayerNorm, LayerNorm2d, batch_norm, group_norm,  # noqa: F401
                    layer_norm)
 from .activation import GELU, gelu  # noqa: F401
 from .resize import resize_bilinear  # noqa: F401
 from .cross_entropy import resized_argmax, softmax_cross_entropy  # noqa: F401
-from ._fused import fusion, get_fusion, set_fusion  # noqa: F401
 from .attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention  # noqa: F401
+from .autotune import pin, pinned, format_report, report  # noqa: F401

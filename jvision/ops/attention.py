@@ -9,13 +9,14 @@ Parameter names equal the official PyTorch code, so that checkpoints load by nam
 * :class:`ConvModulation` (Conv2Former ``SpatialAttention``, ``models/conv2former.py``):
   ``norm``, ``att.0`` (1x1), ``att.1`` (GELU), ``att.2`` (depthwise kxk), ``v``, ``proj``.
 
-With the ``kernel`` backend on CPU, the depthwise parts run as fused kernels
-(:mod:`jvision.ops._fused`): LKA's two depthwise convolutions in one pass, MSCA's 5x5 and its
-three strip pairs plus their sum in one pass, and ConvMod's GELU, depthwise convolution and
-product by the value branch in one pass (and its channels-first LayerNorm as one kernel). The 1x1 convolutions stay Jittor's (oneDNN on CPU). Every
-other backend, and any configuration the fused kernels do not cover, runs the plain composition
-of the same layers; the results agree within float32 rounding, and switching backends at run
-time is allowed.
+Under the ``kernel`` backend the depthwise parts are one op each (:mod:`jvision.ops._fused`), whose
+variant :mod:`jvision.ops.autotune` chooses: ``fused`` runs LKA's two depthwise convolutions, MSCA's
+5x5 with its three strip pairs and their sum, and ConvMod's GELU, depthwise convolution and product
+by the value branch as one kernel per pass (CPU: forward and backward; CUDA: forward, the backward
+through our depthwise kernels); ``unfused`` composes our depthwise kernels layer by layer. The 1x1
+convolutions stay Jittor's (oneDNN on CPU, cuBLAS/cuDNN on CUDA). The other backends run the plain
+composition of the same layers; every path agrees within float rounding, and switching backends at
+run time is allowed.
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ Implementations, chosen by the ops backend switch of :mod:`jvision.ops` (``get_b
 ``kernel``
     Our modulated im2col and its exact backward as ``jt.code`` ops (``kernels/deform_cpu.h``,
     ``deform_im2col.cc``, ``deform_col2im.cc`` with OpenMP on CPU; ``deform_cuda.cu`` on CUDA,
-    used only with ``JVISION_CUDA_KERNELS=1`` until it has been held to the reference on a GPU).
+    compiled in the tests but not yet run on a GPU).
     The columns are multiplied with the weight by Jittor's matmul, whose autograd gives the
     weight and bias gradients; the kernels give those of the input, offset and mask.
 
@@ -32,7 +32,6 @@ Both accept float32 and float64 (the CUDA source also compiles for float16-free 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -290,18 +289,9 @@ _IM2COL = {"kernel": kernel_im2col, "reference": reference_im2col}
 
 
 def deform_dispatch() -> str:
-    """Which implementation runs under the active backend: ``kernel`` or ``reference``.
-
-    ``builtin`` maps to ``reference`` (Jittor has no deformable convolution). On CUDA our
-    kernels are used only with ``JVISION_CUDA_KERNELS=1`` (they compile, see
-    tests/test_ops_cuda_compile.py, but have not yet been held to the reference on a GPU).
-    """
-    name = get_backend()
-    if name != "kernel":
-        return "reference"
-    if _cuda_kernels() and os.environ.get("JVISION_CUDA_KERNELS", "0") != "1":
-        return "reference"
-    return "kernel"
+    """Which implementation runs under the active backend: ``kernel`` (our C++ or CUDA source) or
+    ``reference`` (``builtin`` maps to it: Jittor has no deformable convolution)."""
+    return "kernel" if get_backend() == "kernel" else "reference"
 
 
 def modulated_deform_conv2d(x, offset, mask, weight, bias=None, stride=1, padding=0, dilation=1,

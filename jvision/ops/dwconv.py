@@ -1,26 +1,36 @@
 """Depthwise 2-D convolution: square, strip (1xk, kx1), large and dilated kernels.
 
-One function, :func:`depthwise_conv2d`, three interchangeable implementations:
+One function, :func:`depthwise_conv2d`, three interchangeable backends:
 
 ``reference``
     Jittor meta-operators only (``reindex`` + ``broadcast`` + ``sum``); Jittor's autograd derives
     the gradients (``reindex_reduce``). Slow, obviously right: the ground truth of the tests.
 ``builtin``
-    ``jittor.nn.conv2d(..., groups=C)``: oneDNN on CPU (when Jittor found it), Jittor's own
-    kernels on CUDA.
+    ``jittor.nn.conv2d(..., groups=C)``: oneDNN on CPU (when Jittor found it), cuDNN / Jittor's
+    own kernels on CUDA.
 ``kernel``
-    Our ``jt.code`` kernels, sources in ``jvision/ops/kernels/`` (``dwconv_cpu.h`` +
-    ``dwconv_fwd.cc`` / ``dwconv_bwd.cc`` on CPU, ``dwconv_cuda.h`` + ``dwconv_fwd.cu`` /
-    ``dwconv_bwd_data.cu`` / ``dwconv_bwd_weight.cu`` on CUDA), with a dispatcher that falls
-    back to ``builtin`` for the configurations where ours is not the faster one (see
-    :func:`dispatch`).
+    Our ``jt.code`` kernels, sources in ``jvision/ops/kernels/``. Each stage has variants, one
+    source file each, chosen per call by :mod:`jvision.ops.autotune` (pinned, cached, tuned or
+    default; never anything but ours):
 
-Select one with ``set_backend(name)``, the ``backend(name)`` context manager, or the
-``JVISION_OPS_BACKEND`` environment variable (read at import); the default is ``kernel``.
-:func:`depthwise_conv2d_impl` runs a named implementation with no dispatching (tests, benchmarks).
+    ======================  =====  =======================================================
+    op                      where  variants
+    ======================  =====  =======================================================
+    ``dwconv_fwd``          CPU    ``portable`` (8-float vectors), ``avx512`` (16-float)
+    ``dwconv_bwd``          CPU    idem: input, weight and bias gradients in one pass
+    ``dwconv_fwd``          CUDA   ``direct``, ``tiled`` (shared memory), ``igemm`` (large kernels)
+    ``dwconv_dgrad``        CUDA   idem, input gradient
+    ``dwconv_wgrad``        CUDA   idem, weight and bias gradients (deterministic, no atomics)
+    ======================  =====  =======================================================
 
-All three give gradients for the input, the weight and the bias. Second-order gradients are
-only available through ``reference`` and ``builtin``.
+    CUDA kernels take float32, float16 and bfloat16 data and accumulate in float32; the CPU
+    kernels compute in float32 (other dtypes are cast there and back).
+
+Select a backend with ``set_backend(name)``, the ``backend(name)`` context manager, or the
+``JVISION_OPS_BACKEND`` environment variable (read at import; default ``kernel``); pin a variant
+with :func:`jvision.ops.autotune.pin`. :func:`depthwise_conv2d_impl` runs a named backend.
+All three give gradients for the input, the weight and the bias; second-order gradients only
+through ``reference`` and ``builtin``.
 """
 from __future__ import annotations
 
@@ -32,7 +42,8 @@ from dataclasses import dataclass
 import jittor as jt
 from jittor import nn
 
-from . import _jtcode
+from . import _jtcode, autotune
+from .autotune import Variant
 
 BACKENDS = ("kernel", "builtin", "reference")
 _ENV = "JVISION_OPS_BACKEND"
@@ -49,12 +60,12 @@ _state = {"backend": _initial_backend()}
 
 
 def get_backend() -> str:
-    """Name of the active depthwise-convolution backend."""
+    """Name of the active ops backend (every op of :mod:`jvision.ops` follows it)."""
     return _state["backend"]
 
 
 def set_backend(name: str) -> None:
-    """Select ``"kernel"`` (ours, dispatching), ``"builtin"`` or ``"reference"`` globally."""
+    """Select ``"kernel"`` (ours), ``"builtin"`` (Jittor's) or ``"reference"`` (meta-operators) globally."""
     if name not in BACKENDS:
         raise ValueError(f"unknown ops backend {name!r}; expected one of {BACKENDS}")
     _state["backend"] = name
@@ -69,6 +80,11 @@ def backend(name: str):
         yield
     finally:
         set_backend(old)
+
+
+def device() -> str:
+    """Where Jittor runs ops now: ``"cuda"`` or ``"cpu"``."""
+    return "cuda" if jt.flags.use_cuda else "cpu"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -108,6 +124,18 @@ class ConvGeom:
     def params(self) -> dict:
         return dict(KH=self.kh, KW=self.kw, SH=self.sh, SW=self.sw, DH=self.dh, DW=self.dw,
                     PH=self.ph, PW=self.pw)
+
+    @classmethod
+    def from_params(cls, p: dict) -> "ConvGeom":
+        return cls(p["KH"], p["KW"], p["SH"], p["SW"], p["PH"], p["PW"], p["DH"], p["DW"])
+
+    def label(self) -> str:
+        s = f"{self.kh}x{self.kw}"
+        if (self.sh, self.sw) != (1, 1):
+            s += f" s{self.sh}x{self.sw}"
+        if (self.dh, self.dw) != (1, 1):
+            s += f" d{self.dh}x{self.dw}"
+        return s + f" p{self.ph}x{self.pw}"
 
 
 def _shape(v) -> list:
@@ -177,99 +205,350 @@ def _builtin(x, weight, bias, g: ConvGeom):
 
 
 # ------------------------------------------------------------------------------------------------
-# kernel: our jt.code ops
+# kernel: variants and the jt.code ops they run
 
-_CPU_HEADER = ("dwconv_cpu.h",)
-_CUDA_HEADER = ("dwconv_cuda.h",)
+CUDA_DTYPES = ("float32", "float16", "bfloat16")
+SMEM_LIMIT = 48 * 1024  # static shared memory per block
 
 
-def _fwd_code(x, weight, bias, g: ConvGeom):
-    n, c, h, w = x.shape
-    oh, ow = g.out_size(h, w)
-    params = dict(g.params(), HAS_BIAS=bias is not None)
-    inputs = [x, weight] + ([bias] if bias is not None else [])
-    cuda = _cuda_enabled()
-    return jt.code(
-        [n, c, oh, ow], x.dtype, inputs,
-        cpu_header=_jtcode.header(params, *_CPU_HEADER),
-        cpu_src=_jtcode.source("dwconv_fwd.cc"),
-        cuda_header=_jtcode.header(params, *_CUDA_HEADER, "dwconv_fwd.cu") if cuda else "",
-        cuda_src=_CUDA_FWD_CALL if cuda else "",
+def cpu_headers(variant: str, *extra: str) -> tuple:
+    """Header files of a CPU variant: the AVX-512 build sets 16-float vectors before the shared header."""
+    return (("dwconv_cpu_avx512.h",) if variant.endswith("avx512") else ()) + ("dwconv_cpu.h",) + extra
+
+
+def cuda_tile_smem_bytes(g: ConvGeom) -> int:
+    """Shared memory of the ``tiled`` CUDA forward and input-gradient kernels for this geometry
+    (their input patches: 16 x 32 outputs per block, see dwconv_fwd_tiled.cu, dwconv_dgrad_tiled.cu)."""
+    th, tw = 16, 32
+    fwd = ((th - 1) * g.sh + (g.kh - 1) * g.dh + 1) * ((tw - 1) * g.sw + (g.kw - 1) * g.dw + 2)
+    bwd = ((th - 1 + (g.kh - 1) * g.dh) // g.sh + 2) * ((tw - 1 + (g.kw - 1) * g.dw) // g.sw + 3)
+    return 4 * (max(fwd, bwd) + g.kh * g.kw)
+
+
+def cuda_igemm_smem_bytes(g: ConvGeom) -> int:
+    """Shared memory of the ``igemm`` CUDA kernels (32 x 64 outputs per block, dwconv_fwd_igemm.cu;
+    patch columns padded one float in four against bank conflicts)."""
+    rows, cols = 32 + g.kh - 1, 64 + g.kw - 1
+    return 4 * (rows * (cols + cols // 4 + 1) + g.kh * g.kw)
+
+
+def cuda_wgrad_tiled_smem_bytes(g: ConvGeom) -> int:
+    """Shared memory of the ``tiled`` CUDA weight-gradient kernel (x patch of an 8 x 32 tile, dy tile,
+    reduction buffer; dwconv_wgrad_tiled.cu)."""
+    rows, cols = 7 * g.sh + (g.kh - 1) * g.dh + 1, 31 * g.sw + (g.kw - 1) * g.dw + 2
+    return 4 * (rows * cols + 256 + 256)
+
+
+def cuda_wgrad_igemm_smem_bytes(g: ConvGeom) -> int:
+    """Shared memory of the ``igemm`` CUDA weight-gradient kernel (dwconv_wgrad_igemm.cu)."""
+    khp, kwp = -(-g.kh // 4) * 4, -(-g.kw // 4) * 4
+    rows, cols = 16 + khp - 1, 32 + kwp
+    return 4 * (rows * (cols + cols // 4 + 1) + 16 * 32 + khp * kwp + 32)
+
+
+def _cuda_dtype(p) -> str | None:
+    return None if p.dtype in CUDA_DTYPES else f"dtype {p.dtype} (CUDA kernels take {', '.join(CUDA_DTYPES)})"
+
+
+def _cuda_reason(p, unit: bool = False, min_k: int = 0, smem=None, what: str = "input patch") -> str | None:
+    """Why a CUDA variant cannot run ``p``: ``unit`` stride and dilation only, kernels of at least
+    ``min_k`` x ``min_k``, ``smem(geom)`` bytes of static shared memory at most 48 KiB, a CUDA dtype."""
+    g = ConvGeom.from_params(p.param)
+    if unit and (g.sh, g.sw, g.dh, g.dw) != (1, 1, 1, 1):
+        return "stride and dilation 1 only"
+    if min(g.kh, g.kw) < min_k:
+        return f"kernels of at least {min_k}x{min_k} only"
+    if smem is not None and smem(g) > SMEM_LIMIT:
+        return f"the {what} needs {smem(g)} bytes of shared memory (> 48 KiB)"
+    return _cuda_dtype(p)
+
+
+def _tiled_ok(p):
+    return _cuda_reason(p, smem=cuda_tile_smem_bytes)
+
+
+def _igemm_ok(p):
+    return _cuda_reason(p, unit=True, min_k=7, smem=cuda_igemm_smem_bytes)
+
+
+def _cpu_default(p, names):
+    # Measured on this project's CPUs the 8-float build is never much slower; the AVX-512 build is
+    # an autotuning candidate (wider vectors pay on wide planes, waste lanes on narrow ones).
+    return "portable" if "portable" in names else names[0]
+
+
+def _cuda_default(p, names):
+    g = ConvGeom.from_params(p.param)
+    if "igemm" in names and g.kh * g.kw >= 13 * 13:
+        return "igemm"
+    for name in ("tiled", "direct"):
+        if name in names:
+            return name
+    return names[0]
+
+
+def _register():
+    ops = (
+        ("dwconv_fwd", "depthwise convolution, forward"),
+        ("dwconv_bwd", "depthwise convolution, input + weight + bias gradients in one pass (CPU)"),
+        ("dwconv_dgrad", "depthwise convolution, input gradient (CUDA)"),
+        ("dwconv_wgrad", "depthwise convolution, weight + bias gradients (CUDA)"),
     )
+    for name, summary in ops:
+        default = _cpu_default if name == "dwconv_bwd" else (
+            _cuda_default if name in ("dwconv_dgrad", "dwconv_wgrad") else _default_any)
+        autotune.register_op(name, summary, default, _bench)
+    for op, body in (("dwconv_fwd", "dwconv_fwd.cc"), ("dwconv_bwd", "dwconv_bwd.cc")):
+        autotune.register_variant(Variant(op, "portable", "cpu", "OpenMP over planes, 8-float vectors",
+                                          cpu_headers("portable", body)))
+        autotune.register_variant(Variant(op, "avx512", "cpu", "the same with 16-float (AVX-512) vectors",
+                                          cpu_headers("avx512", body), isa="avx512f"))
+    kinds = {
+        "direct": ("one thread per output, global-memory reads", _cuda_dtype),
+        "tiled": ("shared-memory input patch per 16x32 tile", _tiled_ok),
+        "igemm": ("Toeplitz implicit GEMM, register-blocked 2x4 micro-tiles (large kernels)", _igemm_ok),
+    }
+    for stage, op in (("fwd", "dwconv_fwd"), ("dgrad", "dwconv_dgrad"), ("wgrad", "dwconv_wgrad")):
+        for kind, (summary, ok) in kinds.items():
+            files = ("dwconv_cuda.h",) + _CUDA_FILES[(stage, kind)]
+            if stage == "dgrad" and kind == "igemm":
+                ok = _dgrad_igemm_ok
+            if stage == "wgrad":
+                summary = _WGRAD_SUMMARY[kind]
+                ok = {"direct": _cuda_dtype, "tiled": _wgrad_tiled_ok, "igemm": _wgrad_igemm_ok}[kind]
+            autotune.register_variant(Variant(op, kind, "cuda", summary, files, ok))
 
 
+def _default_any(p, names):
+    return _cuda_default(p, names) if p.device == "cuda" else _cpu_default(p, names)
+
+
+_CUDA_FILES = {
+    ("fwd", "direct"): ("dwconv_fwd_direct.cu",),
+    ("fwd", "tiled"): ("dwconv_fwd_tiled.cu",),
+    ("fwd", "igemm"): ("dwconv_fwd_igemm.cu",),
+    ("dgrad", "direct"): ("dwconv_dgrad_direct.cu",),
+    ("dgrad", "tiled"): ("dwconv_dgrad_tiled.cu",),
+    ("dgrad", "igemm"): ("dwconv_fwd_igemm.cu", "dwconv_dgrad_igemm.cu"),
+    ("wgrad", "direct"): ("dwconv_wgrad_direct.cu",),
+    ("wgrad", "tiled"): ("dwconv_wgrad_tiled.cu",),
+    ("wgrad", "igemm"): ("dwconv_wgrad_igemm.cu",),
+}
+_WGRAD_SUMMARY = {
+    "direct": "per-tap partial sums over position splits, coalesced global reads, two passes",
+    "tiled": "shared-memory x patch and dy tile, taps spread over threads, two passes",
+    "igemm": "dW as x rows times the Toeplitz matrix of dy rows, 4x4 tap micro-tiles (13x13 and up)",
+}
+
+
+def dgrad_geom(g: ConvGeom) -> ConvGeom:
+    """The stride-1 input gradient as a forward convolution of dy with the flipped kernel: padding
+    (k-1)*d - p on each side (negative: a crop)."""
+    return ConvGeom(g.kh, g.kw, 1, 1, (g.kh - 1) * g.dh - g.ph, (g.kw - 1) * g.dw - g.pw, g.dh, g.dw)
+
+
+def _dgrad_igemm_ok(p):
+    g = ConvGeom.from_params(p.param)
+    if (g.sh, g.sw) != (1, 1):
+        return "stride 1 only"
+    return _igemm_ok(autotune.problem(p.op, p.device, p.dtype, p.shapes, dgrad_geom(g).params()))
+
+
+def _wgrad_tiled_ok(p):
+    g = ConvGeom.from_params(p.param)
+    if g.kh * g.kw + 1 > 16 * 256:
+        return "more than 4095 taps"
+    return _cuda_reason(p, smem=cuda_wgrad_tiled_smem_bytes, what="x patch")
+
+
+def _wgrad_igemm_ok(p):
+    # fewer than 13x13 taps leave most threads of a block idle
+    return _cuda_reason(p, unit=True, min_k=13, smem=cuda_wgrad_igemm_smem_bytes, what="x patch")
+
+
+# Host code of the CUDA ops: the launchers are defined by the variant's .cu file.
 _CUDA_FWD_CALL = """
 #if JV_HAS_BIAS
 const in0_type* jv_bias = in2_p;
 #else
 const in0_type* jv_bias = nullptr;
 #endif
-jv_dwconv_fwd_launch(in0_p, in1_p, jv_bias, out0_p,
-    in0_shape0, in0_shape1, in0_shape2, in0_shape3, out0_shape2, out0_shape3);
+jv_dwconv_fwd(in0_p, in1_p, jv_bias, out0_p, in0_shape0, in0_shape1, in0_shape2, in0_shape3,
+              out0_shape2, out0_shape3);
+"""
+_CUDA_DGRAD_CALL = """
+@alias(dy, in0)
+@alias(w, in1)
+@alias(dx, out0)
+jv_dwconv_dgrad(dy_p, w_p, dx_p, dx_shape0, dx_shape1, dx_shape2, dx_shape3, dy_shape2, dy_shape3);
+"""
+_CUDA_WGRAD_CALL = """
+@alias(x, in0)
+@alias(dy, in1)
+#if JV_NEED_DW
+x_type* jv_dw = dw_p;
+#else
+x_type* jv_dw = nullptr;
+#endif
+#if JV_NEED_DB
+x_type* jv_db = db_p;
+#else
+x_type* jv_db = nullptr;
+#endif
+jv_dwconv_wgrad(x_p, dy_p, jv_dw, jv_db, scratch_p, scratch_shape0,
+                x_shape0, x_shape1, x_shape2, x_shape3, dy_shape2, dy_shape3);
 """
 
 
-def cuda_wgrad_splits(n: int, c: int, oh: int, ow: int, kk: int) -> int:
-    """Position splits of the CUDA weight-gradient kernel (``dwconv_bwd_weight.cu``): enough blocks
-    to fill a large GPU, at least 4 positions per thread."""
-    groups = -(-kk // 8) + 1
-    splits = -(-512 // (c * groups))
-    max_splits = -(-(n * oh * ow) // (4 * 256))
+def wgrad_scratch(variant: str, g: ConvGeom, n: int, c: int, oh: int, ow: int) -> int:
+    """Floats of scratch (per-split partial sums) that a CUDA weight-gradient variant needs."""
+    kk1 = g.kh * g.kw + 1
+    blocks_per_split = -(-kk1 // 8) if variant == "direct" else 1  # direct: one block per 8 taps
+    return wgrad_splits(n, c, oh, ow, blocks_per_split) * c * kk1
+
+
+def wgrad_splits(n: int, c: int, oh: int, ow: int, blocks_per_split: int) -> int:
+    """Position splits of a CUDA weight-gradient kernel: enough blocks to fill a large GPU
+    (about 1024), at least 1024 positions per split."""
+    splits = -(-1024 // (c * max(1, blocks_per_split)))
+    max_splits = -(-(n * oh * ow) // 1024)
     return max(1, min(splits, max_splits, 65535))
 
 
-def _bwd_code(x, weight, dy, g: ConvGeom, need_dx: bool, need_dw: bool, need_db: bool):
-    n, c, h, w = x.shape
-    names, shapes, dtypes = [], [], []
-    if need_dx:
-        names.append("dx"), shapes.append(list(x.shape)), dtypes.append(x.dtype)
-    if need_dw:
-        names.append("dw"), shapes.append(list(weight.shape)), dtypes.append(weight.dtype)
-    if need_db:
-        names.append("db"), shapes.append([c]), dtypes.append(weight.dtype)
-    cuda = _cuda_enabled()
-    # Scratch for the CUDA weight-gradient partial sums (the CPU code keeps its own).
-    kk = g.kh * g.kw
-    scratch = 1
-    if cuda and (need_dw or need_db):
-        scratch = cuda_wgrad_splits(n, c, dy.shape[2], dy.shape[3], kk) * c * (kk + 1)
-    names.append("scratch"), shapes.append([scratch]), dtypes.append("float32")
+def fwd_spec(variant: str, dev: str, g: ConvGeom, x_shape, dtype: str, has_bias: bool) -> _jtcode.CodeSpec:
+    """The ``jt.code`` op of the forward pass through ``variant``."""
+    n, c, h, w = (int(s) for s in x_shape)
+    oh, ow = g.out_size(h, w)
+    ins = [(dtype, [n, c, h, w]), (dtype, [c, 1, g.kh, g.kw])] + ([(dtype, [c])] if has_bias else [])
+    outs = [(dtype, [n, c, oh, ow])]
+    params = dict(g.params(), HAS_BIAS=has_bias)
+    if dev == "cpu":
+        files = cpu_headers(variant)
+        return _jtcode.CodeSpec(f"dwconv_fwd/{variant}", "cpu", _jtcode.header(params, *files),
+                                _jtcode.source("dwconv_fwd.cc"), ins, outs, files=files + ("dwconv_fwd.cc",))
+    files = ("dwconv_cuda.h",) + _CUDA_FILES[("fwd", variant)]
+    return _jtcode.CodeSpec(f"dwconv_fwd/{variant}", "cuda", _jtcode.header(dict(params, FLIP=0), *files),
+                            _CUDA_FWD_CALL, ins, outs, files=files)
+
+
+def bwd_spec(variant: str, g: ConvGeom, x_shape, dy_shape, dtype: str,
+             need_dx: bool, need_dw: bool, need_db: bool) -> _jtcode.CodeSpec:
+    """The CPU one-pass backward op (``dwconv_bwd.cc``): outputs dx / dw / db as requested."""
+    n, c, h, w = (int(s) for s in x_shape)
+    names, outs = [], []
+    for flag, name, shape in ((need_dx, "dx", [n, c, h, w]), (need_dw, "dw", [c, 1, g.kh, g.kw]),
+                              (need_db, "db", [c])):
+        if flag:
+            names.append(name)
+            outs.append((dtype, shape))
     params = dict(g.params(), NEED_DX=need_dx, NEED_DW=need_dw, NEED_DB=need_db)
-    alias = _jtcode.aliases("out", names)
-    outs = jt.code(
-        shapes, dtypes, [x, weight, dy],
-        cpu_header=_jtcode.header(params, *_CPU_HEADER),
-        cpu_src=alias + _jtcode.source("dwconv_bwd.cc"),
-        cuda_header=(_jtcode.header(params, *_CUDA_HEADER, "dwconv_bwd_data.cu",
-                                    "dwconv_bwd_weight.cu") if cuda else ""),
-        cuda_src=alias + _CUDA_BWD_CALL if cuda else "",
-    )
-    res = dict(zip(names, outs))
-    return res.get("dx"), res.get("dw"), res.get("db")
+    files = cpu_headers(variant)
+    ins = [(dtype, [n, c, h, w]), (dtype, [c, 1, g.kh, g.kw]), (dtype, list(dy_shape))]
+    return _jtcode.CodeSpec(f"dwconv_bwd/{variant}", "cpu", _jtcode.header(params, *files),
+                            _jtcode.aliases("out", names) + _jtcode.source("dwconv_bwd.cc"), ins, outs,
+                            files=files + ("dwconv_bwd.cc",))
 
 
-_CUDA_BWD_CALL = """
-@alias(x, in0)
-@alias(w, in1)
-@alias(dy, in2)
-#if JV_NEED_DX
-jv_dwconv_bwd_data_launch(dy_p, w_p, dx_p, x_shape0, x_shape1, x_shape2, x_shape3, dy_shape2, dy_shape3);
-#endif
-#if JV_NEED_DW || JV_NEED_DB
-#if JV_NEED_DW
-w_type* jv_dw = dw_p;
-#else
-w_type* jv_dw = nullptr;
-#endif
-#if JV_NEED_DB
-w_type* jv_db = db_p;
-#else
-w_type* jv_db = nullptr;
-#endif
-jv_dwconv_bwd_weight_launch(x_p, dy_p, jv_dw, jv_db, scratch_p, scratch_shape0,
-    x_shape0, x_shape1, x_shape2, x_shape3, dy_shape2, dy_shape3);
-#endif
-"""
+def dgrad_spec(variant: str, g: ConvGeom, x_shape, dy_shape, dtype: str) -> _jtcode.CodeSpec:
+    """The CUDA input-gradient op: dy [N, C, OH, OW], w -> dx [N, C, H, W]."""
+    n, c, h, w = (int(s) for s in x_shape)
+    files = ("dwconv_cuda.h",) + _CUDA_FILES[("dgrad", variant)]
+    params = dict(dgrad_geom(g).params(), FLIP=1, HAS_BIAS=False) if variant == "igemm" else g.params()
+    ins = [(dtype, list(dy_shape)), (dtype, [c, 1, g.kh, g.kw])]
+    return _jtcode.CodeSpec(f"dwconv_dgrad/{variant}", "cuda", _jtcode.header(params, *files),
+                            _CUDA_DGRAD_CALL, ins, [(dtype, [n, c, h, w])], files=files)
+
+
+def wgrad_spec(variant: str, g: ConvGeom, x_shape, dy_shape, dtype: str,
+               need_dw: bool, need_db: bool) -> _jtcode.CodeSpec:
+    """The CUDA weight/bias-gradient op: x, dy -> dw / db as requested, plus float32 scratch."""
+    n, c, h, w = (int(s) for s in x_shape)
+    names, outs = [], []
+    if need_dw:
+        names.append("dw"), outs.append((dtype, [c, 1, g.kh, g.kw]))
+    if need_db:
+        names.append("db"), outs.append((dtype, [c]))
+    names.append("scratch")
+    outs.append(("float32", [wgrad_scratch(variant, g, n, c, int(dy_shape[2]), int(dy_shape[3]))]))
+    files = ("dwconv_cuda.h",) + _CUDA_FILES[("wgrad", variant)]
+    params = dict(g.params(), NEED_DW=need_dw, NEED_DB=need_db)
+    ins = [(dtype, [n, c, h, w]), (dtype, list(dy_shape))]
+    return _jtcode.CodeSpec(f"dwconv_wgrad/{variant}", "cuda", _jtcode.header(params, *files),
+                            _jtcode.aliases("out", names) + _CUDA_WGRAD_CALL, ins, outs, files=files)
+
+
+def fwd_problem(g: ConvGeom, x_shape, dtype: str, dev: str, has_bias: bool) -> autotune.Problem:
+    return autotune.problem("dwconv_fwd", dev, dtype, [x_shape], dict(g.params(), HAS_BIAS=has_bias))
+
+
+def _bwd_problem(op: str, g: ConvGeom, x_shape, dtype: str, dev: str, **flags) -> autotune.Problem:
+    return autotune.problem(op, dev, dtype, [x_shape], dict(g.params(), **flags))
+
+
+def _bench(p: autotune.Problem, variant: str):
+    """A zero-argument callable running ``variant`` on random inputs of ``p``'s shapes (autotuning)."""
+    import numpy as np
+    prm = p.param
+    g = ConvGeom.from_params(prm)
+    n, c, h, w = p.shapes[0]
+    oh, ow = g.out_size(h, w)
+    rng = np.random.default_rng(0)
+
+    def rand(*shape):
+        return jt.array(rng.standard_normal(shape).astype(np.float32)).cast(p.dtype)
+    x, wt, b, dy = rand(n, c, h, w), rand(c, 1, g.kh, g.kw), rand(c), rand(n, c, oh, ow)
+    if p.op == "dwconv_fwd":
+        spec = fwd_spec(variant, p.device, g, [n, c, h, w], p.dtype, prm["HAS_BIAS"])
+        ins = [x, wt] + ([b] if prm["HAS_BIAS"] else [])
+    elif p.op == "dwconv_bwd":
+        spec = bwd_spec(variant, g, [n, c, h, w], [n, c, oh, ow], p.dtype, prm["NEED_DX"], prm["NEED_DW"],
+                        prm["NEED_DB"])
+        ins = [x, wt, dy]
+    elif p.op == "dwconv_dgrad":
+        spec, ins = dgrad_spec(variant, g, [n, c, h, w], [n, c, oh, ow], p.dtype), [dy, wt]
+    else:
+        spec = wgrad_spec(variant, g, [n, c, h, w], [n, c, oh, ow], p.dtype, prm["NEED_DW"], prm["NEED_DB"])
+        ins = [x, dy]
+
+    def step():
+        jt.sync(_jtcode.run(spec, ins))
+    return step
+
+
+def kernel_fwd(x, weight, bias, g: ConvGeom):
+    """Forward ``jt.code`` op through the selected variant (no autograd; dtypes already supported)."""
+    dev, dtype = device(), str(x.dtype)
+    v = autotune.select(fwd_problem(g, x.shape, dtype, dev, bias is not None))
+    spec = fwd_spec(v.name, dev, g, x.shape, dtype, bias is not None)
+    return _jtcode.run(spec, [x, weight] + ([bias] if bias is not None else []))[0]
+
+
+def kernel_bwd(x, weight, dy, g: ConvGeom, need_dx: bool, need_dw: bool, need_db: bool):
+    """Gradients ``(dx, dw, db)`` (None where not requested) through the selected variants: the CPU
+    one-pass kernel, or the CUDA input-gradient and weight-gradient kernels."""
+    dev, dtype = device(), str(x.dtype)
+    if str(dy.dtype) != dtype:
+        dy = dy.cast(dtype)
+    dx = dw = db = None
+    if dev == "cpu":
+        p = _bwd_problem("dwconv_bwd", g, x.shape, dtype, "cpu", NEED_DX=need_dx, NEED_DW=need_dw,
+                         NEED_DB=need_db)
+        spec = bwd_spec(autotune.select(p).name, g, x.shape, dy.shape, dtype, need_dx, need_dw, need_db)
+        outs = iter(_jtcode.run(spec, [x, weight, dy]))
+    else:
+        outs = []
+        if need_dx:
+            v = autotune.select(_bwd_problem("dwconv_dgrad", g, x.shape, dtype, "cuda"))
+            outs += _jtcode.run(dgrad_spec(v.name, g, x.shape, dy.shape, dtype), [dy, weight])
+        if need_dw or need_db:
+            v = autotune.select(_bwd_problem("dwconv_wgrad", g, x.shape, dtype, "cuda",
+                                             NEED_DW=need_dw, NEED_DB=need_db))
+            outs += _jtcode.run(wgrad_spec(v.name, g, x.shape, dy.shape, dtype, need_dw, need_db), [x, dy])
+        outs = iter(outs)
+    dx = next(outs) if need_dx else None
+    dw = next(outs) if need_dw else None
+    db = next(outs) if need_db else None
+    return dx, dw, db
 
 
 class _DWConvKernel(jt.Function):
@@ -280,78 +559,46 @@ class _DWConvKernel(jt.Function):
 
     def execute(self, x, weight, bias=None):
         self.x, self.weight, self.has_bias = x, weight, bias is not None
-        return _fwd_code(x, weight, bias, self.geom)
+        return kernel_fwd(x, weight, bias, self.geom)
 
     def grad(self, dy):
+        none = (None, None, None) if self.has_bias else (None, None)
         if dy is None:
-            return (None, None, None) if self.has_bias else (None, None)
+            return none
         mask = self.input_mask  # set by jt.Function: >= 0 for inputs that need a gradient
         need_dx, need_dw = mask[0] >= 0, mask[1] >= 0
         need_db = self.has_bias and mask[2] >= 0
         if not (need_dx or need_dw or need_db):
-            return (None, None, None) if self.has_bias else (None, None)
-        dx, dw, db = _bwd_code(self.x, self.weight, dy, self.geom, need_dx, need_dw, need_db)
+            return none
+        dx, dw, db = kernel_bwd(self.x, self.weight, dy, self.geom, need_dx, need_dw, need_db)
         return (dx, dw, db) if self.has_bias else (dx, dw)
+
+
+def kernel_dtype(dtype: str, dev: str) -> str:
+    """The dtype our kernels compute a ``dtype`` input in: itself where supported, else float32."""
+    dtype = str(dtype)
+    if dev == "cuda" and dtype in CUDA_DTYPES:
+        return dtype
+    return "float32"
 
 
 def _kernel(x, weight, bias, g: ConvGeom):
     if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
         raise ValueError(f"depthwise_conv2d: 'x', 'weight' and 'bias' must share a dtype, got "
                          f"{x.dtype}, {weight.dtype}, {None if bias is None else bias.dtype}")
-    on_cuda = _cuda_enabled()
-    if str(x.dtype) != "float32" and not (on_cuda and str(x.dtype) == "float16"):
-        # CPU kernels are float32: compute in float32 and cast back.
+    dev = device()
+    kd = kernel_dtype(x.dtype, dev)
+    if kd != str(x.dtype):  # computed in float32, cast back
         dt = x.dtype
-        b32 = None if bias is None else bias.float32()
-        return _kernel(x.float32(), weight.float32(), b32, g).cast(dt)
+        b = None if bias is None else bias.cast(kd)
+        return _kernel(x.cast(kd), weight.cast(kd), b, g).cast(dt)
     fn = _DWConvKernel(g)
     return fn(x, weight, bias) if bias is not None else fn(x, weight)
 
 
-def _cuda_enabled() -> bool:
-    return bool(jt.flags.use_cuda)
-
-
-# ------------------------------------------------------------------------------------------------
-# dispatch
-
 _IMPLS = {"kernel": _kernel, "builtin": _builtin, "reference": _reference}
 
-# Where Jittor's builtin (oneDNN) is the faster one on CPU, measured with benchmarks/bench_ops.py
-# and single-thread A/B runs on a Zen 4 core (ratios builtin/kernel time in brackets): the
-# kernel backend routes these to builtin. (description, predicate(geom, x_shape, needs_grad)).
-DISPATCH_RULES = [
-    ("stride > 1, forward only (oneDNN's strided forward ~20% faster: 0.77-0.84)",
-     lambda g, shape, grad: not grad and (g.sh > 1 or g.sw > 1)),
-    ("stride > 1 with at most 9 taps, forward+backward (3x3 s2: 0.73-1.02)",
-     lambda g, shape, grad: (g.sh > 1 or g.sw > 1) and g.kh * g.kw <= 9),
-    ("forward only, >= 100 taps, no dilation, output width <= 32 (11x11 at 28x28: 0.92)",
-     lambda g, shape, grad: (not grad and g.kh * g.kw >= 100 and g.dh == g.dw == 1 and shape is not None
-                             and g.out_size(shape[2], shape[3])[1] <= 32)),
-]
-
-
-def _onednn() -> bool:
-    try:
-        from .. import _env
-        return bool(_env.INFO.onednn)
-    except Exception:  # pragma: no cover
-        return False
-
-
-def _cuda_kernels_validated() -> bool:
-    """Our CUDA sources compile (tests/test_ops_cuda_compile.py) but are only used by the
-    dispatcher once a GPU run has held them to the reference: set JVISION_CUDA_KERNELS=1."""
-    return os.environ.get("JVISION_CUDA_KERNELS", "0") == "1"
-
-
-def cuda_smem_bytes(g: ConvGeom) -> int:
-    """Static shared memory of the CUDA forward / input-gradient kernels for this geometry (their
-    input patches: 16 x 32 outputs per block, see dwconv_fwd.cu and dwconv_bwd_data.cu)."""
-    th, tw = 16, 32
-    fwd = ((th - 1) * g.sh + (g.kh - 1) * g.dh + 1) * ((tw - 1) * g.sw + (g.kw - 1) * g.dw + 2)
-    bwd = ((th - 1 + (g.kh - 1) * g.dh) // g.sh + 2) * ((tw - 1 + (g.kw - 1) * g.dw) // g.sw + 3)
-    return 4 * (max(fwd, bwd) + g.kh * g.kw)
+_register()
 
 
 def needs_grad(*tensors) -> bool:
@@ -359,28 +606,6 @@ def needs_grad(*tensors) -> bool:
     if jt.flags.no_grad:
         return False
     return any(t is not None and not t.is_stop_grad() for t in tensors)
-
-
-def dispatch(geom: ConvGeom, x_shape=None, dtype: str = "float32", grad: bool = True) -> str:
-    """Which implementation :func:`depthwise_conv2d` runs for this configuration.
-
-    ``grad``: whether gradients will be needed (forward-only and training speeds differ). Under
-    ``kernel`` on CPU the rules in :data:`DISPATCH_RULES` send some configurations to ``builtin``
-    (only when Jittor has oneDNN: without it builtin is the slow generic path); on CUDA our
-    kernels are used only when ``JVISION_CUDA_KERNELS=1`` and the kernel's input patch fits the
-    48 KiB of static shared memory (:func:`cuda_smem_bytes`).
-    """
-    name = get_backend()
-    if name != "kernel":
-        return name
-    if _cuda_enabled():
-        ok = _cuda_kernels_validated() and cuda_smem_bytes(geom) <= 48 * 1024
-        return "kernel" if ok else "builtin"
-    if _onednn() and str(dtype) == "float32":
-        for _, rule in DISPATCH_RULES:
-            if rule(geom, x_shape, grad):
-                return "builtin"
-    return "kernel"
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -395,16 +620,15 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     Returns:
         ``[N, C, OH, OW]`` with ``OH = (H + 2*ph - dh*(kh-1) - 1) // sh + 1`` (same for OW).
 
-    The implementation is chosen by the active backend (:func:`set_backend`); with ``"kernel"``
-    the dispatcher may route a configuration to ``builtin`` where that one is faster.
+    Runs through the active backend (:func:`set_backend`); under ``kernel`` the variant of each
+    stage is chosen by :mod:`jvision.ops.autotune`.
     """
     g = check_args(x, weight, bias, stride, padding, dilation)
-    impl = dispatch(g, list(x.shape), str(x.dtype), needs_grad(x, weight, bias))
-    return _IMPLS[impl](x, weight, bias, g)
+    return _IMPLS[get_backend()](x, weight, bias, g)
 
 
 def depthwise_conv2d_impl(impl: str, x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """:func:`depthwise_conv2d` through exactly the named implementation (no dispatching)."""
+    """:func:`depthwise_conv2d` through exactly the named backend."""
     if impl not in _IMPLS:
         raise ValueError(f"unknown implementation {impl!r}; expected one of {tuple(_IMPLS)}")
     g = check_args(x, weight, bias, stride, padding, dilation)
@@ -432,6 +656,9 @@ class DepthwiseConv2d(nn.Module):
         bound = 1.0 / math.sqrt(kh * kw)
         self.weight = jt.init.uniform((channels, 1, kh, kw), "float32", -bound, bound)
         self.bias = jt.init.uniform((channels,), "float32", -bound, bound) if bias else None
+
+    def geom(self) -> ConvGeom:
+        return ConvGeom(*self.kernel_size, *self.stride, *self.padding, *self.dilation)
 
     def execute(self, x):
         return depthwise_conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)

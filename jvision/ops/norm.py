@@ -7,8 +7,31 @@ from __future__ import annotations
 import jittor as jt
 from jittor import nn
 
-from . import _cpu, _jtcode
-from .dwconv import get_backend
+from . import _cpu, _jtcode, autotune
+from .dwconv import device, get_backend, needs_grad
+
+
+def _fused_ok(p):
+    return None if p.dtype == "float32" else f"dtype {p.dtype} (the CPU kernel takes float32)"
+
+
+def _bench(p, variant):
+    import numpy as np
+    n, c, h, w = p.shapes[0]
+    rng = np.random.default_rng(0)
+    x, wt, b = (jt.array(rng.standard_normal(s).astype(np.float32)) for s in ((n, c, h, w), (c,), (c,)))
+
+    def step():
+        y = _run(variant, x, wt, b, p.param["eps"])
+        jt.sync(jt.grad(y.sum(), [x, wt, b]) if p.grad else [y])
+    return step
+
+
+autotune.register_op("layernorm2d", "channels-first LayerNorm", lambda p, names: names[0], _bench)
+autotune.register_variant(autotune.Variant("layernorm2d", "fused", "cpu", "one pass per tile of pixels",
+                                           ("layernorm2d_fwd.cc", "layernorm2d_bwd.cc"), _fused_ok))
+for _dev in ("cpu", "cuda"):
+    autotune.register_variant(autotune.Variant("layernorm2d", "unfused", _dev, "Jittor operators"))
 
 
 class _LayerNorm2dKernel(jt.Function):
@@ -35,15 +58,23 @@ class _LayerNorm2dKernel(jt.Function):
 def layer_norm_2d(x, weight, bias, eps: float = 1e-6):
     """Channels-first LayerNorm of ``x`` ``[N, C, H, W]`` with ``weight``/``bias`` ``[C]``.
 
-    The ``kernel`` backend on CPU (float32, fusion on: see :func:`jvision.ops.set_fusion`) runs the
-    fused kernel; otherwise Jittor operators.
+    Under the ``kernel`` backend the variant of op ``layernorm2d`` runs (:mod:`jvision.ops.autotune`:
+    the fused CPU kernel for float32, or Jittor operators); otherwise Jittor operators.
     """
     if len(x.shape) != 4 or list(weight.shape) != [x.shape[1]] or list(bias.shape) != [x.shape[1]]:
         raise ValueError(f"layer_norm_2d: argument 'x' must be [N, C, H, W] with 'weight' and 'bias' [C], "
                          f"got x {list(x.shape)}, weight {list(weight.shape)}, bias {list(bias.shape)}")
-    from ._fused import get_fusion
-    if (get_backend() == "kernel" and get_fusion() and not jt.flags.use_cuda
-            and all(str(v.dtype) == "float32" for v in (x, weight, bias))):
+    variant = "unfused"
+    if get_backend() == "kernel":
+        dtype = str(x.dtype) if all(str(v.dtype) == str(x.dtype) for v in (weight, bias)) else "mixed"
+        p = autotune.problem("layernorm2d", device(), dtype, [x.shape], {"eps": float(eps)},
+                             needs_grad(x, weight, bias))
+        variant = autotune.select(p).name
+    return _run(variant, x, weight, bias, eps)
+
+
+def _run(variant: str, x, weight, bias, eps: float):
+    if variant == "fused":
         return _LayerNorm2dKernel(eps)(x, weight, bias)
     mean = x.mean(dim=1, keepdims=True)
     xc = x - mean

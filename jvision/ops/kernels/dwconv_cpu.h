@@ -16,7 +16,8 @@
 // the plane, so each gradient vector loaded is reused NI*KW times.
 //
 // Everything here is header-only C++14 with GCC/Clang vector extensions (no intrinsics): the
-// same source compiles to AVX-512VL, AVX2 or SSE code depending on -march.
+// same source compiles to AVX-512, AVX2 or SSE code depending on -march and the vector length
+// JV_VL (8 floats by default; the "avx512" variants include dwconv_cpu_avx512.h first for 16).
 #ifndef JVDW_CPU_H
 #define JVDW_CPU_H
 #include <algorithm>
@@ -30,7 +31,10 @@
 
 namespace jvdw {
 
-constexpr int VL = 8;  // floats per vector (one 256-bit register)
+#ifndef JV_VL
+#define JV_VL 8  // floats per vector: 8 = one 256-bit register (dwconv_cpu_avx512.h sets 16)
+#endif
+constexpr int VL = JV_VL;
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4)));
 

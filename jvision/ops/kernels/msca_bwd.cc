@@ -16,9 +16,10 @@
 {
     using namespace jvdw;
     constexpr int K0 = JV_K0, P0 = K0 / 2, S1 = JV_S1, S2 = JV_S2, S3 = JV_S3;
-    constexpr int PMAX = (S1 > S2 ? (S1 > S3 ? S1 : S3) : (S2 > S3 ? S2 : S3)) / 2;
     constexpr int KK0 = K0 * K0;
-    constexpr int KMAX = KK0 > S3 ? (KK0 > S2 ? (KK0 > S1 ? KK0 : S1) : S2) : S3;
+    constexpr int SMAX = S1 > S2 ? (S1 > S3 ? S1 : S3) : (S2 > S3 ? S2 : S3);
+    constexpr int KMAX = KK0 > SMAX ? KK0 : SMAX;  // flipped-kernel buffer: every kernel fits
+    constexpr int PMAX = SMAX / 2;
     // partial-sum layout per plane: [w0 | b0 | w0_1 | b0_1 | w0_2 | b0_2 | ... | w2_2 | b2_2]
     constexpr int SZ[7] = {KK0, S1, S1, S2, S2, S3, S3};
     constexpr int OFF1 = KK0 + 1, OFF2 = OFF1 + 2 * (S1 + 1), OFF3 = OFF2 + 2 * (S2 + 1);

@@ -1,10 +1,9 @@
-// Depthwise convolution, input gradient, CUDA (kernel + host launcher; in cuda_header).
+// Depthwise convolution, input gradient, CUDA, "tiled" variant (kernel + host launcher).
 //   dy [N, C, OH, OW], w [C, 1, KH, KW] -> dx [N, C, H, W]
 //   dx[ih][iw] = sum_{i,j} w[i][j] * dy[oh][ow],  oh*SH = ih + PH - i*DH,  ow*SW = iw + PW - j*DW
 // Gather form: one thread per dx element (RPT of them per thread), the block's dy patch and the
-// weights staged in shared memory; every dx element is written exactly once (no atomics).
-#include <stdexcept>
-#include <string>
+// weights staged in shared memory; every dx element is written exactly once (no atomics). Any
+// stride; the patch must fit in 48 KiB (jvision.ops.dwconv.cuda_tile_smem_bytes).
 
 namespace jvdwc {
 
@@ -25,10 +24,7 @@ dwconv_bwd_data_kernel(const T* __restrict__ dy, const T* __restrict__ w, T* __r
     const int ow_lo = floor_div(iw0 + PW - (KW - 1) * DW, SW);
     const T* dyp = dy + (size_t)plane * OH * OW;
     const int tid = threadIdx.y * BWD_TW + threadIdx.x, nt = BWD_TW * BWD_BY;
-    for (int k = tid; k < PR * PC; k += nt) {
-        const int r = k / PC, q = k % PC, oh = oh_lo + r, ow = ow_lo + q;
-        patch[r][q] = (oh >= 0 && oh < OH && ow >= 0 && ow < OW) ? to_f(dyp[(size_t)oh * OW + ow]) : 0.f;
-    }
+    stage_patch(&patch[0][0], PC + 1, PR, PC, dyp, OH, OW, oh_lo, ow_lo, tid, nt);
     for (int k = tid; k < KH * KW; k += nt) ws[k] = to_f(w[(size_t)c * KH * KW + k]);
     __syncthreads();
     const int iw = iw0 + threadIdx.x;
@@ -55,13 +51,13 @@ dwconv_bwd_data_kernel(const T* __restrict__ dy, const T* __restrict__ w, T* __r
 }  // namespace jvdwc
 
 template <class T>
-static void jv_dwconv_bwd_data_launch(const T* dy, const T* w, T* dx, long long N, long long C,
-                                      long long H, long long W, long long OH, long long OW) {
+static void jv_dwconv_dgrad(const T* dy, const T* w, T* dx, long long N, long long C,
+                            long long H, long long W, long long OH, long long OW) {
     using namespace jvdwc;
     if (N * C == 0 || H == 0 || W == 0) return;
     dim3 block(BWD_TW, BWD_BY);
     dim3 grid((unsigned)(N * C), ceil_div((int)H, BWD_TH), ceil_div((int)W, BWD_TW));
-    dwconv_bwd_data_kernel<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>
-        <<<grid, block>>>(dy, w, dx, (int)C, (int)H, (int)W, (int)OH, (int)OW);
-    JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_data_kernel");
+    JV_LAUNCH(grid, block, dwconv_bwd_data_kernel<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>)
+        (dy, w, dx, (int)C, (int)H, (int)W, (int)OH, (int)OW);
+    JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_data_kernel (tiled)");
 }

@@ -1,11 +1,10 @@
-// Depthwise convolution, forward, CUDA (kernel + host launcher; included in cuda_header).
+// Depthwise convolution, forward, CUDA, "tiled" variant (kernel + host launcher; in cuda_header).
 //   x [N, C, H, W], w [C, 1, KH, KW], bias [C] or null -> y [N, C, OH, OW]
 // Block = one (n, c) plane x one tile of TH x TW outputs. The input patch that the tile reads
 // (with its halo, zero outside the image) and the channel's weights are staged in shared
 // memory once; each thread then computes RPT outputs of one column, reusing the weight it
-// reads from shared memory for all of them. No atomics.
-#include <stdexcept>
-#include <string>
+// reads from shared memory for all of them. No atomics. Needs the patch to fit in 48 KiB of static
+// shared memory (jvision.ops.dwconv.cuda_tile_smem_bytes).
 
 namespace jvdwc {
 
@@ -24,11 +23,8 @@ dwconv_fwd_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __r
     const int ih0 = oh0 * SH - PH, iw0 = ow0 * SW - PW;
     const T* xp = x + (size_t)plane * H * W;
     const int tid = threadIdx.y * FWD_TW + threadIdx.x, nt = FWD_TW * FWD_BY;
-    for (int k = tid; k < IH * IW; k += nt) {
-        const int r = k / IW, q = k % IW, ih = ih0 + r, iw = iw0 + q;
-        patch[r][q] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? to_f(xp[(size_t)ih * W + iw]) : 0.f;
-    }
-    for (int k = tid; k < KH * KW; k += nt) ws[k] = to_f(w[(size_t)c * KH * KW + k]);
+    stage_patch(&patch[0][0], IW + 1, IH, IW, xp, H, W, ih0, iw0, tid, nt);
+    for (int k = tid; k < KH * KW; k += nt) ws[k] = to_f(w[(size_t)c * KH * KW + tap<KH * KW>(k)]);
     __syncthreads();
     const float bias = b ? to_f(b[c]) : 0.f;
     float acc[FWD_RPT];
@@ -58,13 +54,13 @@ dwconv_fwd_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __r
 }  // namespace jvdwc
 
 template <class T>
-static void jv_dwconv_fwd_launch(const T* x, const T* w, const T* b, T* y, long long N, long long C,
-                                 long long H, long long W, long long OH, long long OW) {
+static void jv_dwconv_fwd(const T* x, const T* w, const T* b, T* y, long long N, long long C,
+                          long long H, long long W, long long OH, long long OW) {
     using namespace jvdwc;
     if (N * C == 0 || OH == 0 || OW == 0) return;
     dim3 block(FWD_TW, FWD_BY);
     dim3 grid((unsigned)(N * C), ceil_div((int)OH, FWD_TH), ceil_div((int)OW, FWD_TW));
-    dwconv_fwd_kernel<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>
-        <<<grid, block>>>(x, w, b, y, (int)C, (int)H, (int)W, (int)OH, (int)OW);
-    JV_CUDA_CHECK_LAUNCH("jvision dwconv_fwd_kernel");
+    JV_LAUNCH(grid, block, dwconv_fwd_kernel<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>)
+        (x, w, b, y, (int)C, (int)H, (int)W, (int)OH, (int)OW);
+    JV_CUDA_CHECK_LAUNCH("jvision dwconv_fwd_kernel (tiled)");
 }

@@ -1,16 +1,13 @@
-// Depthwise convolution, weight and bias gradients, CUDA (kernels + host launcher).
+// Depthwise convolution, weight and bias gradients, CUDA, "direct" variant (kernels + launcher).
 //   x [N, C, H, W], dy [N, C, OH, OW] -> dw [C, 1, KH, KW] (or null), db [C] (or null)
 //   dw[c][i][j] = sum_{n,oh,ow} dy[n,c,oh,ow] * x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW]
 // Pass 1: grid (C, tap groups, position splits). Each thread keeps TAPS per-tap partial sums in
 // registers while it strides over the (n, oh, ow) positions of its split; consecutive threads
-// read consecutive ow, so loads are coalesced. The block reduces each tap with warp shuffles
-// and writes one partial per (split, c, tap) to a scratch buffer: no atomics.
-// Pass 2: one thread per (c, tap) adds the splits in a fixed order (deterministic).
-// The scratch buffer `part` ([splits, C, KK + 1] floats) is an extra output of the jt.code op,
-// so that Jittor's allocator provides it; jvision sizes it with cuda_wgrad_splits() (Python).
-#include <stdexcept>
-#include <string>
-
+// read consecutive ow, so loads are coalesced, and x is read straight from global memory. The
+// block reduces each tap with warp shuffles and writes one partial per (split, c, tap) to a
+// scratch buffer: no atomics. Pass 2 (wgrad_reduce, dwconv_cuda.h) adds the splits in a fixed
+// order: deterministic. The scratch buffer ([splits, C, KK + 1] floats) is an extra output of the
+// jt.code op, sized by jvision.ops.dwconv.wgrad_scratch. Any geometry.
 namespace jvdwc {
 
 constexpr int WG_THREADS = 256, WG_TAPS = 8;
@@ -60,45 +57,26 @@ dwconv_bwd_weight_partial(const T* __restrict__ x, const T* __restrict__ dy,
     }
 }
 
-template <class T, int KK>
-__global__ void dwconv_bwd_weight_reduce(const float* __restrict__ part, T* __restrict__ dw,
-                                         T* __restrict__ db, int C, int splits) {
-    const int idx = blockIdx.x * blockDim.x + threadIdx.x;  // over C * (KK + 1)
-    if (idx >= C * (KK + 1)) return;
-    const int c = idx / (KK + 1), k = idx % (KK + 1);
-    float s = 0.f;
-    for (int sp = 0; sp < splits; sp++) s += part[((size_t)sp * C + c) * (KK + 1) + k];
-    if (k < KK) {
-        if (dw) dw[(size_t)c * KK + k] = from_f<T>(s);
-    } else if (db) {
-        db[c] = from_f<T>(s);
-    }
-}
-
 }  // namespace jvdwc
 
 template <class T>
-static void jv_dwconv_bwd_weight_launch(const T* x, const T* dy, T* dw, T* db, float* part,
-                                        long long part_len, long long N, long long C, long long H,
-                                        long long W, long long OH, long long OW) {
+static void jv_dwconv_wgrad(const T* x, const T* dy, T* dw, T* db, float* part, long long part_len,
+                            long long N, long long C, long long H, long long W, long long OH, long long OW) {
     using namespace jvdwc;
     constexpr int KK = JV_KH * JV_KW;
     constexpr int NG = ceil_div(KK, WG_TAPS);
     if (C == 0 || (!dw && !db)) return;
-    long long splits = part_len / (C * (KK + 1));
-    if (splits < 1) throw std::runtime_error("jvision dwconv_bwd_weight: scratch buffer too small");
-    if (splits > 65535) splits = 65535;
+    const long long splits = jv_wgrad_splits(part_len, C, KK, "jvision dwconv_wgrad (direct)");
     if (N * OH * OW > 0) {
         // Tap groups 0..NG-1 when dw is wanted, then group NG (the bias) when db is.
         dim3 grid((unsigned)C, (dw ? NG : 0) + (db ? 1 : 0), (unsigned)splits);
-        dwconv_bwd_weight_partial<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>
-            <<<grid, WG_THREADS>>>(x, dy, part, (int)N, (int)C, (int)H, (int)W, (int)OH, (int)OW,
-                                   (int)splits, dw ? 0 : NG, db != nullptr);
-        JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_weight_partial");
+        JV_LAUNCH(grid, dim3(WG_THREADS),
+                  dwconv_bwd_weight_partial<T, JV_KH, JV_KW, JV_SH, JV_SW, JV_DH, JV_DW, JV_PH, JV_PW>)
+            (x, dy, part, (int)N, (int)C, (int)H, (int)W, (int)OH, (int)OW, (int)splits, dw ? 0 : NG,
+             db != nullptr);
+        JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_weight_partial (direct)");
     } else {
         cudaMemsetAsync(part, 0, (size_t)splits * C * (KK + 1) * sizeof(float));
     }
-    const int total = (int)(C * (KK + 1));
-    dwconv_bwd_weight_reduce<T, KK><<<ceil_div(total, 256), 256>>>(part, dw, db, (int)C, (int)splits);
-    JV_CUDA_CHECK_LAUNCH("jvision dwconv_bwd_weight_reduce");
+    jv_wgrad_finish<T, KK>(part, dw, db, C, splits);
 }
