@@ -21,6 +21,7 @@ them with ``JVISION_CUDA_KERNELS=1`` until they have been checked against the re
 from .dwconv import (BACKENDS, DepthwiseConv2d, backend, depthwise_conv2d,  # noqa: F401
                      depthwise_conv2d_impl, dispatch, get_backend, set_backend)
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d  # noqa: F401
+from .conv3d import Conv3d, conv3d  # noqa: F401
 from .norm import LayerNorm2d  # noqa: F401
 from ._fused import fusion, get_fusion, set_fusion  # noqa: F401
 from .attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention  # noqa: F401
