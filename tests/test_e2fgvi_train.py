@@ -86,8 +86,9 @@ def _hole_l1(model, batch) -> float:
 
 def test_short_run_lowers_the_hole_l1_and_logs_losses_and_offsets(tmp_path):
     # one training clip, seen with fresh random masks every iteration; the check uses two other
-    # windows and masks of it. 12 iterations of the official init move the hole L1 by a few percent
-    # only (a higher lr makes the randomly initialised flow network diverge), hence no wider margin.
+    # windows and masks of it. 12 iterations from the official init move the hole L1 by a few percent
+    # only (measured 0.357 -> 0.344; lr 5e-3 or 1e-2 makes the randomly initialised flow network
+    # diverge to NaN), hence the narrow margin.
     cfg = tiny_cfg("train.max_iters=12", "optimizer.generator.lr=2e-3", "data.train.num_clips=1")
     trainer = Trainer.from_config(cfg, work_dir=tmp_path)
     assert sorted(trainer.optimizers) == ["discriminator", "generator"]
@@ -98,7 +99,7 @@ def test_short_run_lowers_the_hole_l1_and_logs_losses_and_offsets(tmp_path):
     before = _hole_l1(trainer.model, batch)
     trainer.run()
     after = _hole_l1(trainer.model, batch)
-    assert after < 0.995 * before, (before, after)
+    assert after < 0.98 * before, (before, after)
     train = [r for r in _records(tmp_path) if r["mode"] == "train"]
     assert {"loss", "loss_d", "adv_loss", "flow_loss", "hole_loss", "valid_loss", "offset_max",
             "lr.generator", "lr.discriminator"} <= set(train[-1])
@@ -109,23 +110,23 @@ def test_short_run_lowers_the_hole_l1_and_logs_losses_and_offsets(tmp_path):
 
 
 def test_interrupted_run_resumes_exactly_with_both_optimizers(tmp_path):
-    opts = ("train.max_iters=4", "train.ckpt_interval=2", "data.val=None")
+    opts = ("train.max_iters=2", "train.ckpt_interval=1", "data.val=None")
     full = Trainer.from_config(tiny_cfg(*opts), work_dir=tmp_path / "full")
     full.run()
     with pytest.raises(Interrupt):
-        Trainer.from_config(tiny_cfg(*opts, "custom_hooks=[{'type':'E2fgviStopAt','at':2}]"),
+        Trainer.from_config(tiny_cfg(*opts, "custom_hooks=[{'type':'E2fgviStopAt','at':1}]"),
                             work_dir=tmp_path / "cut").run()
-    assert not (tmp_path / "cut" / "iter_0000004.pkl").exists()
+    assert not (tmp_path / "cut" / "iter_0000002.pkl").exists()
     Trainer.from_config(tiny_cfg(*opts), work_dir=tmp_path / "cut", resume=True).run()
-    a = read_training_checkpoint(tmp_path / "full" / "iter_0000004.pkl")
-    b = read_training_checkpoint(tmp_path / "cut" / "iter_0000004.pkl")
+    a = read_training_checkpoint(tmp_path / "full" / "iter_0000002.pkl")
+    b = read_training_checkpoint(tmp_path / "cut" / "iter_0000002.pkl")
     assert a["model"].keys() == b["model"].keys()
     assert "discriminator.conv.0.weight_u" in a["model"] and "generator.sc.bias_conv.weight" in a["model"]
     for k in a["model"]:
         np.testing.assert_allclose(a["model"][k], b["model"][k], rtol=0, atol=1e-6, err_msg=k)
     for name in ("generator", "discriminator"):
         sa, sb = a["optimizer"]["optimizers"][name], b["optimizer"]["optimizers"][name]
-        assert sa["step_count"] == sb["step_count"] == 4
+        assert sa["step_count"] == sb["step_count"] == 2
         for ga, gb in zip(sa["param_groups"], sb["param_groups"]):
             for ma, mb in zip(ga["exp_avg_sq"], gb["exp_avg_sq"]):
                 np.testing.assert_allclose(ma, mb, rtol=1e-5, atol=1e-12)
@@ -134,13 +135,13 @@ def test_interrupted_run_resumes_exactly_with_both_optimizers(tmp_path):
 
 
 def test_nan_stops_naming_the_last_good_checkpoint(tmp_path):
-    cfg = tiny_cfg("train.max_iters=4", "train.ckpt_interval=2", "data.val=None",
-                   "custom_hooks=[{'type':'E2fgviPoisonAt','at':2}]")
-    with pytest.raises(NonFiniteLossError, match=r"loss is nan at iteration 3.*Last good checkpoint: .*iter_0000002\.pkl"):
+    cfg = tiny_cfg("train.max_iters=2", "train.ckpt_interval=1", "data.val=None",
+                   "custom_hooks=[{'type':'E2fgviPoisonAt','at':1}]")
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at iteration 2.*Last good checkpoint: .*iter_0000001\.pkl"):
         Trainer.from_config(cfg, work_dir=tmp_path).run()
-    state = read_training_checkpoint(tmp_path / "iter_0000002.pkl")["model"]
+    state = read_training_checkpoint(tmp_path / "iter_0000001.pkl")["model"]
     assert all(np.isfinite(v).all() for v in state.values())
-    assert not (tmp_path / "iter_0000004.pkl").exists()
+    assert not (tmp_path / "iter_0000002.pkl").exists()
 
 
 # ------------------------------------------------------------------------------------------------
