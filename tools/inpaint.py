@@ -3,6 +3,8 @@
 
     python tools/inpaint.py VIDEO_OR_FRAME_DIR MASK_VIDEO_OR_DIR_OR_IMAGE --out DIR \\
         [--model e2fgvi_hq] [--ckpt E2FGVI-HQ-CVPR22.pth] [--size 432x240]
+    python tools/inpaint.py VIDEO MASKS --out DIR --config configs/e2fgvi/e2fgvi_demo_synthetic.py \\
+        --ckpt work_dirs/e2fgvi_demo_synthetic/latest.pkl         # a model trained by tools/train.py
 
 Frames: an mp4/avi (anything OpenCV decodes) or a folder of images; masks: a video, a folder (one
 per frame) or one image for every frame (white = remove). Masks are dilated as the official test
@@ -39,13 +41,27 @@ def _size(text):
     return (h, w)
 
 
-def build_model(name: str, ckpt: str | None):
+def build_model(name: str, ckpt: str | None, config: str | None = None):
+    """The generator: ``--model`` with the official sizes, or the one a training config describes
+    (``--config``: its ``VideoInpainter``, so our checkpoints of any size and official files load)."""
     import jvision.models  # noqa: F401
-    model = MODELS.build(dict(type=name, warn_spynet=ckpt is None))
-    if ckpt:
-        from jvision.convert import load_checkpoint
-        load_checkpoint(model, ckpt, strict=True)
+    from jvision.convert import load_checkpoint
+    if config:
+        from jvision.config import Config
+        from jvision.engine.trainer import import_custom
+        cfg = Config.fromfile(config)
+        import_custom(cfg)
+        wrapper = MODELS.build(cfg.model)
+        if not hasattr(wrapper, "generator"):
+            raise ValueError(f"{config}: model {cfg.model.get('type')!r} has no generator (expected VideoInpainter)")
+        if ckpt:
+            load_checkpoint(wrapper, ckpt, strict=True)
+        model = wrapper.generator
     else:
+        model = MODELS.build(dict(type=name, warn_spynet=ckpt is None))
+        if ckpt:
+            load_checkpoint(model, ckpt, strict=True)
+    if not ckpt:
         print(f"warning: no --ckpt given: {name} has random weights (the output shows the pipeline only)",
               file=sys.stderr)
     model.eval()
@@ -61,6 +77,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", default="e2fgvi_hq", choices=("e2fgvi", "e2fgvi_hq"))
     p.add_argument("--ckpt", help="E2FGVI-CVPR22.pth / E2FGVI-HQ-CVPR22.pth (or a jvision checkpoint)")
+    p.add_argument("--config", help="a training config (configs/e2fgvi/...): build its generator, e.g. to run a "
+                                    "checkpoint of tools/train.py; --model is then taken from it")
     p.add_argument("--size", type=_size, help="process at WIDTHxHEIGHT (default: 432x240 for e2fgvi, "
                                               "the video's size for e2fgvi_hq)")
     p.add_argument("--neighbor-stride", type=int, default=5)
@@ -75,6 +93,10 @@ def main(argv=None) -> int:
     from jvision.video.inpaint import dilate_mask, inpaint_stream
     from jvision.video.io import VideoWriter, open_frames, open_masks
 
+    if args.config:
+        from jvision.config import Config
+        gen_type = Config.fromfile(args.config).model.get("generator", {}).get("type", args.model)
+        args.model = "e2fgvi" if gen_type == "e2fgvi" else "e2fgvi_hq"
     size = args.size or ((240, 432) if args.model == "e2fgvi" else None)
     try:
         frames = open_frames(args.video, size)
@@ -89,7 +111,7 @@ def main(argv=None) -> int:
     if h % 4 or w % 4:
         print(f"error: the processing size {w}x{h} must be a multiple of 4 (use --size)", file=sys.stderr)
         return 2
-    model = build_model(args.model, args.ckpt)
+    model = build_model(args.model, args.ckpt, args.config)
     out = Path(args.out)
     (out / "frames").mkdir(parents=True, exist_ok=True)
     fps = args.fps or getattr(frames, "fps", None) or 24.0

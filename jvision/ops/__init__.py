@@ -17,11 +17,13 @@ Every other op follows the same switch. The modulated deformable convolution
 meta-operator version under ``builtin`` and ``reference`` (Jittor has no deformable convolution).
 The resize, softmax cross-entropy, BatchNorm / GroupNorm / LayerNorm, GELU, batched-matmul and
 multi-tensor optimizer ops have CPU kernels only: under ``kernel`` they run them on the CPU in
-float32 and Jittor's own ops otherwise (on CUDA, or for other dtypes).
+float32 and Jittor's own ops otherwise (on CUDA, or for other dtypes). ``conv3d`` runs as Jittor 2D
+convolutions over the frames (oneDNN / cuDNN) except under ``reference`` (Jittor's ``nn.conv3d``).
 """
 from .dwconv import (BACKENDS, DepthwiseConv2d, backend, depthwise_conv2d,  # noqa: F401
                      depthwise_conv2d_impl, get_backend, set_backend)
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d  # noqa: F401
+from .conv3d import Conv3d, conv3d  # noqa: F401
 from .norm import (BatchNorm2d, GroupNorm, LayerNorm, LayerNorm2d, batch_norm, group_norm,  # noqa: F401
                    layer_norm)
 from .activation import GELU, gelu  # noqa: F401

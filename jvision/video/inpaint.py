@@ -20,6 +20,8 @@ import numpy as np
 
 import jittor as jt
 
+from ..data.video_masks import dilate_mask
+
 __all__ = ["window_plan", "reference_ids", "inpaint_stream", "inpaint_clip", "dilate_mask"]
 
 
@@ -51,15 +53,6 @@ def window_plan(length: int, neighbor_stride: int = 5, ref_step: int = 10, num_r
         nb = list(range(max(0, f - neighbor_stride), min(length, f + neighbor_stride + 1)))
         plan.append((f, nb, reference_ids(f, nb, length, ref_step, num_ref)))
     return plan
-
-
-def dilate_mask(mask: np.ndarray, iterations: int = 4) -> np.ndarray:
-    """Binary mask (>0) dilated with a 3x3 cross ``iterations`` times, as the official test; uint8 0/1."""
-    import cv2
-    m = (np.asarray(mask) > 0).astype(np.uint8)
-    if iterations > 0:
-        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), iterations=iterations)
-    return m
 
 
 def _pad_mirror(x, h_pad: int, w_pad: int):

@@ -21,6 +21,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from ...ops.conv3d import Conv3d, conv3d
 from ..layers import count_parameters  # noqa: F401  (re-exported for the variants' docs)
 from .flow import SPyNet, resize_bilinear
 from .propagation import BidirectionalPropagation, SecondOrderDeformableAlignment, offset_stats
@@ -35,17 +36,25 @@ __all__ = ["Encoder", "Deconv", "InpaintGenerator", "SpectralNormConv3d", "Discr
 # ------------------------------------------------------------------------------------------------
 class Encoder(nn.Module):
     """Conv3x3 + LeakyReLU(0.2) to 1/4 scale; the last four convs are grouped and see the
-    256-channel features of layer 8 concatenated group-wise (keys ``layers.{0,2,..,16}``)."""
+    256-channel features of layer 8 concatenated group-wise (keys ``layers.{0,2,..,16}``).
+
+    ``channel`` (the output width, official 128) scales every width by ``channel / 128``: a
+    narrower encoder for demos and tests; 128 is the official layout."""
 
     group = (1, 2, 4, 8, 1)
+    #: (in, out, stride, groups) of the official encoder, in units of channel / 128.
+    OFFICIAL = ((3, 64, 2, 1), (64, 64, 1, 1), (64, 128, 2, 1), (128, 256, 1, 1), (256, 384, 1, 1),
+                (640, 512, 1, 2), (768, 384, 1, 4), (640, 256, 1, 8), (512, 128, 1, 1))
 
-    def __init__(self):
+    def __init__(self, channel: int = 128):
         super().__init__()
-        convs = [(3, 64, 2, 1), (64, 64, 1, 1), (64, 128, 2, 1), (128, 256, 1, 1), (256, 384, 1, 1),
-                 (640, 512, 1, 2), (768, 384, 1, 4), (640, 256, 1, 8), (512, 128, 1, 1)]
+        if channel % 16 or channel < 16:
+            raise ValueError(f"Encoder: channel={channel} must be a multiple of 16 (the grouped convs split "
+                             "the widths into 8 groups)")
         layers = []
-        for cin, cout, stride, groups in convs:
-            layers += [nn.Conv2d(cin, cout, 3, stride, 1, groups=groups), nn.LeakyReLU(0.2)]
+        for cin, cout, stride, groups in self.OFFICIAL:
+            cin = cin if cin == 3 else cin * channel // 128
+            layers += [nn.Conv2d(cin, cout * channel // 128, 3, stride, 1, groups=groups), nn.LeakyReLU(0.2)]
         self.layers = nn.Sequential(*layers)
 
     def execute(self, x):
@@ -102,7 +111,8 @@ class InpaintGenerator(nn.Module):
         spynet_pretrained: a local SPyNet weights file (None: random init, with a warning unless
             ``warn_spynet=False``: loading a full E2FGVI checkpoint supplies SPyNet's weights).
         channel, hidden, depth, num_heads: the official widths (128 features, 512 tokens, 8 blocks,
-            4 heads); smaller values make a small model for demos and tests.
+            4 heads); smaller values make a small model for demos and tests (``channel`` scales the
+            encoder and decoder widths by ``channel / 128``; a multiple of 16).
         offset_bound: see :mod:`.propagation` (None turns the offset clamp off).
         init_weights: the official N(0, 0.02) init with zero last offset convs.
     """
@@ -113,16 +123,15 @@ class InpaintGenerator(nn.Module):
                  kernel_size=(7, 7), stride=(3, 3), padding=(3, 3), output_size=(60, 108),
                  offset_bound: float | None = 0.0, init_weights: bool = True):
         super().__init__()
-        if channel != 128:
-            raise ValueError("InpaintGenerator: the encoder and decoder widths are fixed (channel=128)")
         self.hq = hq
         self.kernel_size, self.stride, self.padding = tuple(kernel_size), tuple(stride), tuple(padding)
-        self.encoder = Encoder()
+        self.encoder = Encoder(channel)
+        c2 = channel // 2  # the decoder's 64-channel layers of the official 128
         self.decoder = nn.Sequential(
-            Deconv(channel, 128, 3, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(128, 64, 3, 1, 1), nn.LeakyReLU(0.2),
-            Deconv(64, 64, 3, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(64, 3, 3, 1, 1))
+            Deconv(channel, channel, 3, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(channel, c2, 3, 1, 1), nn.LeakyReLU(0.2),
+            Deconv(c2, c2, 3, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(c2, 3, 3, 1, 1))
         self.feat_prop_module = BidirectionalPropagation(channel, offset_bound=offset_bound)
         self.ss = SoftSplit(channel, hidden, kernel_size, stride, padding)
         self.sc = SoftComp(channel, hidden, kernel_size, stride, padding,
@@ -197,9 +206,10 @@ class SpectralNormConv3d(nn.Module):
         bound = 1.0 / np.sqrt(fan_in)
         self.weight_orig = jt.init.uniform((cout, cin, *ks), "float32", -bound, bound)
         self.bias = jt.init.uniform((cout,), "float32", -bound, bound) if bias else None
-        rng = np.random.default_rng()
-        u = rng.standard_normal(cout).astype(np.float32)
-        v = rng.standard_normal(fan_in).astype(np.float32)
+        # NumPy's global generator, which the trainer seeds before building: a run's initial u and v
+        # (and so its whole trajectory) follow train.seed
+        u = np.random.standard_normal(cout).astype(np.float32)
+        v = np.random.standard_normal(fan_in).astype(np.float32)
         self.register_buffer("weight_u", jt.array(u / max(np.linalg.norm(u), eps)))
         self.register_buffer("weight_v", jt.array(v / max(np.linalg.norm(v), eps)))
         self.weight_u.stop_grad()
@@ -223,7 +233,7 @@ class SpectralNormConv3d(nn.Module):
     def execute(self, x):
         if self.is_training():
             self.power_iteration()
-        return nn.conv3d(x, self.weight(), self.bias, self.stride, self.padding)
+        return conv3d(x, self.weight(), self.bias, self.stride, self.padding)
 
 
 class Discriminator(nn.Module):
@@ -241,9 +251,9 @@ class Discriminator(nn.Module):
             if use_spectral_norm:
                 conv = SpectralNormConv3d(chans[i], chans[i + 1], (3, 5, 5), (1, 2, 2), pad, bias=False)
             else:
-                conv = nn.Conv3d(chans[i], chans[i + 1], (3, 5, 5), (1, 2, 2), pad, bias=True)
+                conv = Conv3d(chans[i], chans[i + 1], (3, 5, 5), (1, 2, 2), pad, bias=True)
             layers += [conv, nn.LeakyReLU(0.2)]
-        layers.append(nn.Conv3d(nf * 4, nf * 4, (3, 5, 5), (1, 2, 2), (1, 2, 2)))
+        layers.append(Conv3d(nf * 4, nf * 4, (3, 5, 5), (1, 2, 2), (1, 2, 2)))
         self.conv = nn.Sequential(*layers)
         if init_weights:
             init_weights_normal(self)
