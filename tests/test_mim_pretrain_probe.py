@@ -1,12 +1,13 @@
 """End to end on built-in shards, through the one Trainer: a short MAE pre-training lowers its loss, its
 checkpoint feeds a linear probe, and that probe is compared with the same probe of a randomly
-initialised encoder.
+initialised encoder, on the built-in task whose label lives in geometry only (``size_label``: the
+object's size class, with its kind, colours and shading drawn per sample; chance 33%).
 
-Measured at this budget (and in the laptop study, 300 iterations): the pre-trained encoder does NOT
-yet probe better than a random one (e.g. 17.5% vs 13.5% here, 18.3% vs 19.3% in the study, 29% vs 39%
-on the three texture classes) -- MAE's features become linearly separable only with far longer
-pre-training (MAE reports 68% on ImageNet after 1600 epochs). The comparison is therefore recorded as
-an expected failure (xfail) when it does not hold; every other assertion is a hard one."""
+Measured (under load, 2 shared cores, load average 10-15): this test gave 43.0% pre-trained vs 44.5%
+random; a cheaper harness (same encoder, numpy logistic probe on pooled tokens, 200 iterations) gave
+gains of +7.8, +10.0 and -4.0 points for seeds 0, 1, 2 -- not a robust effect at a budget CI can
+afford. The comparison is therefore recorded as an expected failure (xfail) when it does not hold;
+every other assertion is a hard one."""
 from __future__ import annotations
 
 import json
@@ -16,12 +17,13 @@ import pytest
 
 import jvision  # noqa: F401
 from jvision.config import Config
-from jvision.data.builtin_shards import make_builtin_shards
+from jvision.data.builtin_shards import SIZE_CLASSES, make_builtin_shards
 from jvision.engine import Trainer
 
 _MEAN, _STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 _EVAL = [dict(type="Resize", size=32, interpolation="bicubic"), dict(type="CenterCrop", size=32),
          dict(type="ToTensor"), dict(type="Normalize", mean=_MEAN, std=_STD)]
+_MARGIN = 5.0     # points of top-1 the pre-trained probe must gain to count as a gain (200 val images)
 _ENCODER = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
 
 
@@ -36,10 +38,11 @@ def _run(cfg: dict, work_dir) -> None:
 
 
 def _probe(root, work_dir, pretrained):
-    shards = dict(type="BuiltinShards", root=str(root), image_size=40, label_key="label", photos=False)
+    shards = dict(type="BuiltinShards", root=str(root), image_size=40, label_key="size_label", photos=False)
     cfg = dict(
-        model=dict(type="ImageClassifier", backbone=dict(type="VisionTransformer", **_ENCODER, num_classes=9,
-                                                         global_pool=True, linear_probe=True, pretrained=pretrained)),
+        model=dict(type="ImageClassifier", backbone=dict(
+            type="VisionTransformer", **_ENCODER, num_classes=len(SIZE_CLASSES), global_pool=True, linear_probe=True,
+            pretrained=pretrained)),
         data=dict(batch_size=64, val_batch_size=100, num_workers=1,
                   train=dict(**shards, split="train", num_samples=600, seed=1, shuffle_buffer=200, pipeline=_EVAL),
                   val=dict(**shards, split="val", num_samples=200, shuffle_buffer=0, pipeline=_EVAL)),
@@ -78,5 +81,6 @@ def test_pretraining_loss_falls_and_the_probe_beats_random_init(tmp_path):
     assert np.isfinite(pretrained) and np.isfinite(scratch)
     log = (tmp_path / "probe_mae" / "log.txt").read_text() + (tmp_path / "probe_mae" / "config.py").read_text()
     assert "latest.pkl" in log
-    if pretrained <= scratch + 5.0:
-        pytest.xfail(f"pre-trained probe {pretrained:.1f}% vs random {scratch:.1f}%: no gain yet at 150 iterations")
+    if pretrained < scratch + _MARGIN:
+        pytest.xfail(f"size probe: pre-trained {pretrained:.1f}% vs random {scratch:.1f}%: "
+                     "no robust gain at 150 iterations")
