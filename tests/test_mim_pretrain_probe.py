@@ -3,11 +3,14 @@ checkpoint feeds a linear probe, and that probe is compared with the same probe 
 initialised encoder, on the built-in task whose label lives in geometry only (``size_label``: the
 object's size class, with its kind, colours and shading drawn per sample; chance 33%).
 
-Measured (under load, 2 shared cores, load average 10-15): this test gave 43.0% pre-trained vs 44.5%
-random; a cheaper harness (same encoder, numpy logistic probe on pooled tokens, 200 iterations) gave
-gains of +7.8, +10.0 and -4.0 points for seeds 0, 1, 2 -- not a robust effect at a budget CI can
-afford. The comparison is therefore recorded as an expected failure (xfail) when it does not hold;
-every other assertion is a hard one."""
+Measured (under load, 2 shared cores, load average 8-15): this test gave 43.0% pre-trained vs 44.5%
+random at 150 iterations (328 s) and 46.0% vs 44.5% at 500 (273 s). An exploration harness (same
+encoder, in-memory images without crop augmentation, logistic probe trained to convergence on the raw
+mean of the patch tokens) did show a gain at 500 iterations (+21.2, +20.0, +10.2 points for seeds
+0, 1, 2; +7.8, +10.0, -4.0 at 200), but not through this pipeline; why is not isolated yet (this
+probe's fc_norm lifts the random encoder, 38.0% -> 50.5% in the harness, but a 12-point gain remains
+there: README, "Masked image modelling"). The comparison is therefore recorded as an expected failure
+(xfail) when it does not hold; every other assertion is a hard one."""
 from __future__ import annotations
 
 import json
@@ -24,6 +27,7 @@ _MEAN, _STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 _EVAL = [dict(type="Resize", size=32, interpolation="bicubic"), dict(type="CenterCrop", size=32),
          dict(type="ToTensor"), dict(type="Normalize", mean=_MEAN, std=_STD)]
 _MARGIN = 5.0     # points of top-1 the pre-trained probe must gain to count as a gain (200 val images)
+_PRETRAIN_ITERS = 150   # 500 gave no gain either (46.0% vs 44.5%) and costs 3x as much
 _ENCODER = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
 
 
@@ -70,11 +74,11 @@ def test_pretraining_loss_falls_and_the_probe_beats_random_init(tmp_path):
                        paramwise=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
                                       no_decay_keys=("pos_embed", "cls_token", "mask_token"))),
         schedule=dict(type="cosine", warmup_iters=10, warmup_ratio=0.0, anneal_after_warmup=True),
-        train=dict(max_iters=150, log_interval=25, seed=0),
+        train=dict(max_iters=_PRETRAIN_ITERS, log_interval=25, seed=0),
         custom_imports=["jvision.mim.training"], custom_hooks=[dict(type="ShardStatsHook")])
     _run(cfg, pre)
     losses = [r["loss"] for r in _records(pre, "train")]
-    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
+    assert len(losses) == _PRETRAIN_ITERS // 25 and losses[-1] < 0.8 * losses[0], losses
     assert _records(pre, "train")[-1]["data_skipped"] == 0
     pretrained = _probe(root, tmp_path / "probe_mae", str(pre / "latest.pkl"))
     scratch = _probe(root, tmp_path / "probe_random", None)
