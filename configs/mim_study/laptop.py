@@ -3,10 +3,11 @@
 # targets, a linear probe on the labelled built-in task whose label lives in geometry only (the object's
 # size class, `size_label`; its kind, colours and shading drawn per sample), against the same probe on a
 # randomly initialised encoder (data = 0). Measured at the test's size (nano, 600 pre-training images):
-# the probe gains +5 to +12 points over random init after 500 pre-training iterations (three runs, a
-# converged probe; crop augmentation 0.2-1 or none alike), none beyond noise at 150, and a probe of only
-# 60 steps hides the gain: hence 500 pre-training and 300 probe iterations here (README, "Masked image
-# modelling"; tests/test_mim_pretrain_probe.py). This spec's own table is still to be produced.
+# after 500 pre-training iterations the probe gains +4.5 to +8.5 points over random init with 300 SGD
+# steps (three seeds, crop 0.2-1) and +5 to +12 fitted to convergence (crop 0.2-1 or none alike), none
+# beyond noise at 150, and a probe of only 60 steps hides the gain: hence 500 pre-training and 300 probe
+# iterations here (README, "Masked image modelling"; tests/test_mim_pretrain_probe.py asserts the gain).
+# This spec's own table is still to be produced.
 #   python tools/mim_study.py configs/mim_study/laptop.py                  # -> work_dirs/mim_study_laptop/
 #   python tools/mim_study.py configs/mim_study/laptop.py --dry-run        # the cells and commands
 # Every cell pre-trains for the same number of iterations (500 x 64 images), whatever its subset size,
