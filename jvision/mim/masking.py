@@ -129,7 +129,7 @@ class MaskGenerator:
 
     @property
     def num_masked(self) -> int:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define num_masked")
 
     def __call__(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError

@@ -163,7 +163,7 @@ class MIMTarget:
 
     @property
     def dim(self) -> int:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define dim (values per token)")
 
     def denormalize(self, x):
         if self.input_mean is None:
@@ -171,7 +171,7 @@ class MIMTarget:
         return x * _per_channel(self.input_std, x.ndim) + _per_channel(self.input_mean, x.ndim)
 
     def compute(self, x):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define compute(x)")
 
     def __call__(self, x):
         """(B, C, H, W) or (B, C, T, H, W) -> (B, N, dim), without gradient."""

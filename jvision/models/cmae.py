@@ -251,10 +251,10 @@ class ContrastiveMAE(nn.Module):
 
     # -- forward ----------------------------------------------------------------------------------
     def forward_online(self, x, mask):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward_online (the online encoder's pass)")
 
     def forward_target(self, x):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward_target")
 
     def forward_losses(self, x, x_t, mask) -> dict:
         """``loss_rc``, ``loss_ct`` and their weighted sum ``loss`` for the online input ``x`` (masked

@@ -21,8 +21,8 @@ from ..ops.norm import BatchNorm2d, LayerNorm  # noqa: F401  (LayerNorm: re-expo
 from ..ops.random import sample_uniform
 
 __all__ = [
-    "to_2tuple", "drop_path", "DropPath", "Dropout", "Dropout2d", "trunc_normal_", "zeros_", "ones_", "init_conv_fan_out_",
-    "init_linear_trunc_normal_", "LayerNorm", "GELU", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
+    "to_2tuple", "drop_path", "DropPath", "Dropout", "Dropout2d", "trunc_normal_", "zeros_", "ones_",
+    "init_conv_fan_out_", "init_linear_trunc_normal_", "LayerNorm", "GELU", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
     "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
     "get_submodule", "StagedBackbone",
 ]
@@ -291,7 +291,7 @@ class StagedBackbone(nn.Module):
     """
 
     def _stage_names(self, i: int) -> list[str]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must name the modules of each stage (_stage_names)")
 
     def _head_names(self) -> list[str]:
         return []
