@@ -31,8 +31,8 @@ from jittor import nn
 
 from . import _jtcode, autotune
 from .autotune import Variant
-from .dwconv import (CUDA_DTYPES, ConvGeom, DepthwiseConv2d, cpu_headers, device, get_backend,
-                     kernel_bwd, kernel_fwd, needs_grad)
+from .dwconv import (CUDA_DTYPES, ConvGeom, DepthwiseConv2d, bwd_variants, cpu_headers, device, fwd_problem,
+                     get_backend, kernel_bwd, kernel_fwd, needs_grad)
 
 _GEOM_KEYS = ("KH", "KW", "DH", "DW", "PH", "PW")
 
@@ -174,6 +174,18 @@ def lka_bwd_spec(variant: str, ga: ConvGeom, gb: ConvGeom, x_shape, dtype: str) 
                             files=files + ("lka_bwd.cc",))
 
 
+
+def _choose_cuda_backward(dev: str, x, geoms, *params) -> None:
+    """On CUDA the blocks' backward passes run our depthwise kernels (recomputed forward, then the
+    gradients): choose (and tune) their variants while the forward is built, never inside the
+    backward pass (see ``dwconv.bwd_variants``). Every convolution of a block keeps x's shape."""
+    if dev != "cuda" or not needs_grad(x, *params):
+        return
+    shape, dtype = list(x.shape), str(x.dtype)
+    for g in geoms:
+        autotune.select(fwd_problem(g, shape, dtype, dev, True))
+        bwd_variants(g, shape, dtype, dev, True, True, True)
+
 class _LKASpatial(jt.Function):
     def __init__(self, variant: str, ga: ConvGeom, gb: ConvGeom):
         self.variant, self.ga, self.gb, self.dev = variant, ga, gb, device()
@@ -184,6 +196,7 @@ class _LKASpatial(jt.Function):
         spec = lka_fwd_spec(self.variant, self.dev, self.ga, self.gb, x.shape, str(x.dtype), save)
         outs = _jtcode.run(spec, [x, wa, ba, wb, bb])
         self.saved = (x, wa, ba, wb, bb) + ((outs[1],) if save else ())
+        _choose_cuda_backward(self.dev, x, (self.ga, self.gb), wa, ba, wb, bb)
         return outs[0]
 
     def grad(self, dy):
@@ -280,6 +293,7 @@ class _MSCASpatial(jt.Function):
     def execute(self, x, *wb):
         self.saved = (x,) + tuple(wb)
         spec = msca_fwd_spec(self.variant, self.dev, self.k0, self.strips, x.shape, str(x.dtype))
+        _choose_cuda_backward(self.dev, x, self.geoms, *wb)
         return _jtcode.run(spec, [x, *wb])[0]
 
     def grad(self, ds):
@@ -367,6 +381,7 @@ class _ConvModModulate(jt.Function):
     def execute(self, a, v, w, b):
         self.saved = (a, v, w, b)
         spec = convmod_fwd_spec(self.variant, self.dev, self.g, a.shape, str(a.dtype))
+        _choose_cuda_backward(self.dev, a, (self.g,), v, w, b)
         return _jtcode.run(spec, [a, v, w, b])[0]
 
     def grad(self, dy):

@@ -523,27 +523,44 @@ def kernel_fwd(x, weight, bias, g: ConvGeom):
     return _jtcode.run(spec, [x, weight] + ([bias] if bias is not None else []))[0]
 
 
+def bwd_variants(g: ConvGeom, x_shape, dtype: str, dev: str, need_dx: bool, need_dw: bool,
+                 need_db: bool) -> dict:
+    """The variants that compute the requested gradients: ``{"bwd": name}`` (the CPU one-pass
+    kernel) or ``{"dgrad": name, "wgrad": name}`` (CUDA; only those needed).
+
+    Called while the forward is built (``_DWConvKernel.execute``) so that any autotuning happens
+    there: timing variants inside the backward pass, with the whole step's lazy graph pending,
+    made the first training step of VAN-B0 (batch 8) peak at 20 GB instead of 1 GB."""
+    if dev == "cpu":
+        p = _bwd_problem("dwconv_bwd", g, x_shape, dtype, "cpu", NEED_DX=need_dx, NEED_DW=need_dw,
+                         NEED_DB=need_db)
+        return {"bwd": autotune.select(p).name}
+    out = {}
+    if need_dx:
+        out["dgrad"] = autotune.select(_bwd_problem("dwconv_dgrad", g, x_shape, dtype, "cuda")).name
+    if need_dw or need_db:
+        out["wgrad"] = autotune.select(_bwd_problem("dwconv_wgrad", g, x_shape, dtype, "cuda",
+                                                    NEED_DW=need_dw, NEED_DB=need_db)).name
+    return out
+
+
 def kernel_bwd(x, weight, dy, g: ConvGeom, need_dx: bool, need_dw: bool, need_db: bool):
     """Gradients ``(dx, dw, db)`` (None where not requested) through the selected variants: the CPU
     one-pass kernel, or the CUDA input-gradient and weight-gradient kernels."""
     dev, dtype = device(), str(x.dtype)
     if str(dy.dtype) != dtype:
         dy = dy.cast(dtype)
-    dx = dw = db = None
+    names = bwd_variants(g, x.shape, dtype, dev, need_dx, need_dw, need_db)
     if dev == "cpu":
-        p = _bwd_problem("dwconv_bwd", g, x.shape, dtype, "cpu", NEED_DX=need_dx, NEED_DW=need_dw,
-                         NEED_DB=need_db)
-        spec = bwd_spec(autotune.select(p).name, g, x.shape, dy.shape, dtype, need_dx, need_dw, need_db)
+        spec = bwd_spec(names["bwd"], g, x.shape, dy.shape, dtype, need_dx, need_dw, need_db)
         outs = iter(_jtcode.run(spec, [x, weight, dy]))
     else:
         outs = []
         if need_dx:
-            v = autotune.select(_bwd_problem("dwconv_dgrad", g, x.shape, dtype, "cuda"))
-            outs += _jtcode.run(dgrad_spec(v.name, g, x.shape, dy.shape, dtype), [dy, weight])
+            outs += _jtcode.run(dgrad_spec(names["dgrad"], g, x.shape, dy.shape, dtype), [dy, weight])
         if need_dw or need_db:
-            v = autotune.select(_bwd_problem("dwconv_wgrad", g, x.shape, dtype, "cuda",
-                                             NEED_DW=need_dw, NEED_DB=need_db))
-            outs += _jtcode.run(wgrad_spec(v.name, g, x.shape, dy.shape, dtype, need_dw, need_db), [x, dy])
+            outs += _jtcode.run(wgrad_spec(names["wgrad"], g, x.shape, dy.shape, dtype, need_dw, need_db),
+                                [x, dy])
         outs = iter(outs)
     dx = next(outs) if need_dx else None
     dw = next(outs) if need_dw else None
@@ -559,7 +576,12 @@ class _DWConvKernel(jt.Function):
 
     def execute(self, x, weight, bias=None):
         self.x, self.weight, self.has_bias = x, weight, bias is not None
-        return kernel_fwd(x, weight, bias, self.geom)
+        y = kernel_fwd(x, weight, bias, self.geom)
+        if not jt.flags.no_grad:  # choose (and tune) the backward now, not inside the backward pass
+            need = [v is not None and not v.is_stop_grad() for v in (x, weight, bias)]
+            if any(need):
+                bwd_variants(self.geom, x.shape, str(x.dtype), device(), *need)
+        return y
 
     def grad(self, dy):
         none = (None, None, None) if self.has_bias else (None, None)
