@@ -30,6 +30,7 @@ from jittor import nn
 
 from ..registry import MODELS
 from .layers import LayerNorm
+from .vit import attend
 
 __all__ = ["QuickGELU", "ResidualAttentionBlock", "CLIPVisionTransformer", "clip_visual_state",
            "CLIP_MEAN", "CLIP_STD", "DEFAULT_CFGS"]
@@ -68,8 +69,7 @@ class MultiheadAttention(nn.Module):
         qkv = nn.matmul_transpose(x, self.in_proj_weight) + self.in_proj_bias
         qkv = qkv.reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]     # torch scales q before q @ k^T
-        attn = nn.softmax(jt.matmul(q, k.permute(0, 1, 3, 2)), dim=-1)
-        out = jt.matmul(attn, v).permute(0, 2, 1, 3).reshape(b, n, c)
+        out = attend(q, k, v).permute(0, 2, 1, 3).reshape(b, n, c)
         return self.out_proj(out)
 
 
