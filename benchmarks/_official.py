@@ -204,7 +204,7 @@ def build_norm_layer(cfg, num_features, postfix=""):  # mmcv.cnn.build_norm_laye
     elif typ == "GN":
         name, layer = "gn", nn.GroupNorm(cfg["num_groups"], num_features, eps=cfg.get("eps", 1e-5))
     else:
-        raise NotImplementedError(f"norm type {typ}")
+        raise ValueError(f"norm type {typ!r}: this stand-in of mmcv's build_norm_layer knows BN, BN2d, SyncBN and GN")
     for p in layer.parameters():
         p.requires_grad = requires_grad
     return name + str(postfix), layer
