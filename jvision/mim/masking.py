@@ -132,7 +132,7 @@ class MaskGenerator:
         raise NotImplementedError(f"{type(self).__name__} must define num_masked")
 
     def __call__(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(batch_size, rng) -> mask")
 
     def indices(self, batch_size: int, rng: np.random.Generator):
         """``(ids_shuffle, ids_restore, len_keep, mask)`` of a fresh mask (see ``indices_from_mask``)."""
