@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
 import jittor as jt  # noqa: E402
 
+from jvision.ops import matmul as _ops_matmul  # noqa: E402
 from jvision.registry import MODELS  # noqa: E402
 
 
@@ -146,6 +147,25 @@ class MacCounter:
         wrapped.__name__ = getattr(original, "__name__", "matmul")
         return wrapped
 
+    def _count_batched_matmul(self, original):
+        """``jvision.ops.batched_matmul(a, b, trans_a, trans_b)``: the inner size depends on
+        ``trans_a``; the Jittor matmul its reference path falls back on is not counted again."""
+        counter = self
+
+        def wrapped(a, b, trans_a=False, trans_b=False, **kw):
+            counter.weighted_depth += 1       # silences the patched jt matmuls underneath
+            try:
+                out = original(a, b, trans_a=trans_a, trans_b=trans_b, **kw)
+            finally:
+                counter.weighted_depth -= 1
+            if counter.weighted_depth == 0:
+                inner = int(a.shape[1] if trans_a else a.shape[2])
+                name = counter.names.get(id(counter.stack[-1]), "?") if counter.stack else ""
+                counter.macs[name] = counter.macs.get(name, 0) + _numel(out.shape) * inner
+            return out
+        wrapped.__name__ = "batched_matmul"
+        return wrapped
+
     def __enter__(self):
         for _, module in self.model.named_modules():
             module.register_pre_forward_hook(self._pre)
@@ -155,6 +175,13 @@ class MacCounter:
                 original = getattr(owner, attr)
                 self._saved.append((owner, attr, original))
                 setattr(owner, attr, self._count_matmul(original))
+        # Our batched GEMM (attention, NMF) is imported by name into the modules that use it.
+        original = _ops_matmul.batched_matmul
+        wrapped = self._count_batched_matmul(original)
+        for module in list(sys.modules.values()):
+            if getattr(module, "batched_matmul", None) is original:
+                self._saved.append((module, "batched_matmul", original))
+                setattr(module, "batched_matmul", wrapped)
         return self
 
     def __exit__(self, *exc):
