@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
 import jittor as jt  # noqa: E402
 
-from jvision.ops import matmul as _ops_matmul  # noqa: E402
+from jvision.ops import matmul as _ops_matmul, sdpa as _ops_sdpa  # noqa: E402
 from jvision.registry import MODELS  # noqa: E402
 
 
@@ -147,23 +147,31 @@ class MacCounter:
         wrapped.__name__ = getattr(original, "__name__", "matmul")
         return wrapped
 
-    def _count_batched_matmul(self, original):
-        """``jvision.ops.batched_matmul(a, b, trans_a, trans_b)``: the inner size depends on
-        ``trans_a``; the Jittor matmul its reference path falls back on is not counted again."""
+    # Our own product ops, imported by name into the modules that use them, and their MACs.
+    OWN_PRODUCTS = [
+        (_ops_matmul, "batched_matmul",            # op(a) @ op(b): out elements x inner size
+         lambda out, a, b, trans_a=False, trans_b=False, **kw:
+             _numel(out.shape) * int(a.shape[1] if trans_a else a.shape[2])),
+        (_ops_sdpa, "scaled_dot_product_attention",  # q k^T and p v: 2 x B x N x M x D
+         lambda out, q, k, v, *rest, **kw: 2 * _numel(q.shape) * int(k.shape[1])),
+    ]
+
+    def _count_own_product(self, original, macs_of):
+        """One of :data:`OWN_PRODUCTS`; the Jittor matmuls a reference path falls back on are not
+        counted again."""
         counter = self
 
-        def wrapped(a, b, trans_a=False, trans_b=False, **kw):
+        def wrapped(*args, **kw):
             counter.weighted_depth += 1       # silences the patched jt matmuls underneath
             try:
-                out = original(a, b, trans_a=trans_a, trans_b=trans_b, **kw)
+                out = original(*args, **kw)
             finally:
                 counter.weighted_depth -= 1
             if counter.weighted_depth == 0:
-                inner = int(a.shape[1] if trans_a else a.shape[2])
                 name = counter.names.get(id(counter.stack[-1]), "?") if counter.stack else ""
-                counter.macs[name] = counter.macs.get(name, 0) + _numel(out.shape) * inner
+                counter.macs[name] = counter.macs.get(name, 0) + macs_of(out, *args, **kw)
             return out
-        wrapped.__name__ = "batched_matmul"
+        wrapped.__name__ = original.__name__
         return wrapped
 
     def __enter__(self):
@@ -175,13 +183,13 @@ class MacCounter:
                 original = getattr(owner, attr)
                 self._saved.append((owner, attr, original))
                 setattr(owner, attr, self._count_matmul(original))
-        # Our batched GEMM (attention, NMF) is imported by name into the modules that use it.
-        original = _ops_matmul.batched_matmul
-        wrapped = self._count_batched_matmul(original)
-        for module in list(sys.modules.values()):
-            if getattr(module, "batched_matmul", None) is original:
-                self._saved.append((module, "batched_matmul", original))
-                setattr(module, "batched_matmul", wrapped)
+        for owner, attr, macs_of in self.OWN_PRODUCTS:
+            original = getattr(owner, attr)
+            wrapped = self._count_own_product(original, macs_of)
+            for module in list(sys.modules.values()):
+                if getattr(module, attr, None) is original:
+                    self._saved.append((module, attr, original))
+                    setattr(module, attr, wrapped)
         return self
 
     def __exit__(self, *exc):

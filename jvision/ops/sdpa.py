@@ -1,0 +1,66 @@
+"""Scaled dot-product attention: ``softmax(q k^T * scale) v`` over ``[B, N, D]`` batch entries.
+
+Why an op of its own: the composition runs as four graph ops per layer (two batched products, the
+softmax, its backward) of which Jittor's softmax and its gradient are single-threaded
+reduce-broadcast loops over the ``[B, N, M]`` weights, and each product one ``mkl_matmul`` per
+batch entry. On the ``kernel`` backend with oneDNN (CPU, float32), ``kernels/sdpa_fwd.cc`` does an
+entry's two products and softmax in one OpenMP task (oneDNN's sgemm, single-threaded inside it),
+``kernels/sdpa_bwd.cc`` its four gradient products and the softmax gradient. The forward keeps the
+probabilities ``[B, N, M]`` for the backward, as the composition does. Other backends, and
+``reference``: the composition with :func:`jvision.ops.batched_matmul` and ``nn.softmax``.
+Dropout on the weights is not part of the op (``jvision.models.vit.attend`` composes when it is on).
+"""
+from __future__ import annotations
+
+import jittor as jt
+from jittor import nn
+
+from . import _cpu
+from .matmul import _mkl, batched_matmul
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+def _header() -> str:
+    return _cpu.header("sdpa_cpu.h")
+
+
+class _SdpaKernel(jt.Function):
+    def __init__(self, scale: float):
+        self.scale = float(scale)
+
+    def execute(self, q, k, v):
+        b, n, d = q.shape
+        m = k.shape[1]
+        o, p = jt.code([[b, n, d], [b, n, m]], [q.dtype, q.dtype], [q, k, v], data={"scale": self.scale},
+                       cpu_header=_header(), cpu_src=_cpu.source("sdpa_fwd.cc"))
+        self.saved = (q, k, v, p)
+        return o
+
+    def grad(self, g):
+        if g is None:
+            return None, None, None
+        q, k, v, p = self.saved
+        dq, dk, dv = jt.code([q.shape, k.shape, v.shape], [q.dtype] * 3, [q, k, v, p, g],
+                             data={"scale": self.scale}, cpu_header=_header(), cpu_src=_cpu.source("sdpa_bwd.cc"))
+        return dq, dk, dv
+
+
+def _reference(q, k, v, scale: float):
+    attn = nn.softmax(batched_matmul(q, k, trans_b=True) * scale, dim=-1)
+    return batched_matmul(attn, v)
+
+
+def scaled_dot_product_attention(q, k, v, scale: float = 1.0, impl: str | None = None):
+    """``softmax(q k^T * scale) v`` for ``q [B, N, D]``, ``k, v [B, M, D]``; returns ``[B, N, D]``.
+    ``impl`` forces ``"kernel"`` or ``"reference"``."""
+    if len(q.shape) != 3 or len(k.shape) != 3 or len(v.shape) != 3:
+        raise ValueError(f"scaled_dot_product_attention: q, k, v must be [B, N, D], got {list(q.shape)}, "
+                         f"{list(k.shape)}, {list(v.shape)}")
+    if q.shape[0] != k.shape[0] or k.shape != v.shape or q.shape[2] != k.shape[2]:
+        raise ValueError(f"scaled_dot_product_attention: q {list(q.shape)}, k {list(k.shape)} and v "
+                         f"{list(v.shape)} do not match (q [B, N, D], k and v [B, M, D])")
+    name = impl or _cpu.backend_name()
+    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(q, k, v)):
+        return _SdpaKernel(scale)(q, k, v)
+    return _reference(q, k, v, scale)

@@ -1,0 +1,51 @@
+"""Scaled dot-product attention (jvision.ops.scaled_dot_product_attention), the op every ViT's
+attention runs through without dropout: our CPU kernel (oneDNN products and the softmax in one
+task per batch entry) against the composition of batched products and nn.softmax, forward and
+gradients, on shapes whose rows are shorter and longer than a vector, and cross-attention (M != N)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jvision  # noqa: F401
+import jittor as jt
+from jvision.models.layers import Dropout
+from jvision.models.vit import attend
+from jvision.ops import scaled_dot_product_attention
+
+
+@pytest.mark.parametrize("qshape,kshape,scale", [((2, 7, 5), (2, 11, 5), 0.37), ((3, 19, 8), (3, 19, 8), 8 ** -0.5)])
+def test_kernel_matches_the_composition(qshape, kshape, scale):
+    rng = np.random.default_rng(sum(qshape))
+    q_np = (2 * rng.standard_normal(qshape)).astype(np.float32)   # peaked weights: the max shift matters
+    k_np, v_np = (rng.standard_normal(kshape).astype(np.float32) for _ in range(2))
+    g = jt.array(rng.standard_normal(qshape).astype(np.float32))
+    out = {}
+    for impl in ("kernel", "reference"):
+        q, k, v = jt.array(q_np), jt.array(k_np), jt.array(v_np)
+        o = scaled_dot_product_attention(q, k, v, scale, impl=impl)
+        out[impl] = [o.numpy()] + [x.numpy() for x in jt.grad((o * g).sum(), [q, k, v])]
+    for name, a, b in zip(("out", "dq", "dk", "dv"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4, err_msg=name)
+
+
+def test_attend_uses_the_op_and_keeps_dropout():
+    rng = np.random.default_rng(0)
+    q, k, v = (jt.array(rng.standard_normal((2, 3, 6, 4)).astype(np.float32)) for _ in range(3))
+    ref = scaled_dot_product_attention(q.reshape(6, 6, 4), k.reshape(6, 6, 4), v.reshape(6, 6, 4), 0.5,
+                                       impl="reference").reshape(2, 3, 6, 4).numpy()
+    drop = Dropout(0.5)
+    drop.eval()
+    np.testing.assert_allclose(attend(q, k, v, 0.5, drop).numpy(), ref, atol=1e-5)
+    drop.train()
+    jt.set_global_seed(1)
+    dropped = attend(q, k, v, 0.5, drop).numpy()
+    assert np.abs(dropped - ref).max() > 1e-2    # the weights were dropped: not the plain op
+
+
+def test_shapes_are_checked():
+    q = jt.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match=r"do not match"):
+        scaled_dot_product_attention(q, jt.zeros((2, 5, 3)), jt.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"must be \[B, N, D\]"):
+        scaled_dot_product_attention(q.reshape(1, 2, 3, 4), q, q)
