@@ -13,7 +13,7 @@ import jittor as jt
 from jittor import nn
 
 from jvision.models.layers import build_batchnorm
-from jvision.ops import resize_bilinear
+from jvision.ops import Conv2d, resize_bilinear
 from jvision.ops.activation import GELU
 from jvision.ops.norm import GroupNorm
 
@@ -69,7 +69,7 @@ class ConvModule(nn.Module):
         with_norm = norm_cfg is not None
         if bias == "auto":
             bias = not with_norm
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+        self.conv = Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                               dilation=dilation, groups=groups, bias=bool(bias))
         self.norm_name = None
         if with_norm:

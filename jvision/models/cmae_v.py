@@ -39,7 +39,7 @@ from jittor import nn
 
 from ..mim.masking import build_masking, gather_tokens, indices_from_mask
 from ..mim.targets import build_target
-from ..ops import DepthwiseConv2d, LayerNorm2d
+from ..ops import Conv2d, DepthwiseConv2d, LayerNorm2d
 from ..registry import MODELS
 from .cmae import ContrastiveMAE
 from .layers import DropPath, LayerNorm, linear_drop_path_rates, to_2tuple, trunc_normal_, zeros_
@@ -58,9 +58,9 @@ class CMlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.fc1 = Conv2d(dim, hidden, 1)
         self.act = nn.GELU()
-        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.fc2 = Conv2d(hidden, dim, 1)
 
     def execute(self, x):
         return self.fc2(self.act(self.fc1(x)))
@@ -73,8 +73,8 @@ class CBlock(nn.Module):
     def __init__(self, dim: int, mlp_ratio: float = 4.0, drop_path: float = 0.0):
         super().__init__()
         self.norm1 = LayerNorm2d(dim, eps=1e-5)              # ConvMAE hard-codes nn.LayerNorm(dim)
-        self.conv1 = nn.Conv2d(dim, dim, 1)
-        self.conv2 = nn.Conv2d(dim, dim, 1)
+        self.conv1 = Conv2d(dim, dim, 1)
+        self.conv2 = Conv2d(dim, dim, 1)
         self.attn = DepthwiseConv2d(dim, 5, padding=2)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = LayerNorm2d(dim, eps=1e-5)
@@ -102,7 +102,7 @@ class ConvPatchEmbed(nn.Module):
             kernel = (self.tubelet, self.patch_size, self.patch_size)
             self.proj = nn.Conv3d(in_chans, embed_dim, kernel, stride=kernel)
         else:
-            self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
+            self.proj = Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
         self.norm = LayerNorm2d(embed_dim, eps=1e-5)
         self.act = nn.GELU()
 
@@ -157,8 +157,8 @@ class ConvViTVideo(nn.Module):
         self.patch_embed2 = ConvPatchEmbed(embed_dims[0], embed_dims[1], p2)
         self.patch_embed3 = ConvPatchEmbed(embed_dims[1], embed_dims[2], p3)
         self.patch_embed4 = nn.Linear(embed_dims[2], embed_dims[2])
-        self.stage1_output_decode = nn.Conv2d(embed_dims[0], embed_dims[2], p2 * p3, stride=p2 * p3)
-        self.stage2_output_decode = nn.Conv2d(embed_dims[1], embed_dims[2], p3, stride=p3)
+        self.stage1_output_decode = Conv2d(embed_dims[0], embed_dims[2], p2 * p3, stride=p2 * p3)
+        self.stage2_output_decode = Conv2d(embed_dims[1], embed_dims[2], p3, stride=p3)
         self.grid = (num_frames // tubelet_size, img_size[0] // self.patch, img_size[1] // self.patch)
         self.num_patches = int(np.prod(self.grid))
         self.register_buffer("pos_embed", jt.array(get_sinusoid_encoding_table(self.num_patches, embed_dims[2])[None])

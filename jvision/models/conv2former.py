@@ -23,7 +23,7 @@ import jittor as jt
 from jittor import nn
 
 from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
-from ..ops import ConvModulation, DepthwiseConv2d, LayerNorm2d
+from ..ops import Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu
 from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import (DropPath, StagedBackbone, build_batchnorm, linear_drop_path_rates, ones_, trunc_normal_,
@@ -45,13 +45,13 @@ class Conv2FormerMLP(nn.Module):
         super().__init__()
         hidden = int(dim * mlp_ratio)
         self.norm = LayerNorm2d(dim, eps=1e-6)
-        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.fc1 = Conv2d(dim, hidden, 1)
         self.pos = DepthwiseConv2d(hidden, 3, padding=1)
-        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.fc2 = Conv2d(hidden, dim, 1)
         self.act = GELU()
 
     def execute(self, x):
-        x = self.act(self.fc1(self.norm(x)))
+        x = conv_gelu(self.fc1, self.norm(x))     # self.act(self.fc1(...)) as one op
         x = x + self.act(self.pos(x))
         return self.fc2(x)
 
@@ -80,13 +80,13 @@ class Conv2FormerBlock(nn.Module):
 def _stem(in_chans: int, dim: int) -> nn.Sequential:
     half = dim // 2
     return nn.Sequential(
-        nn.Conv2d(in_chans, half, 3, stride=2, padding=1, bias=False), GELU(), build_batchnorm("bn", half),
-        nn.Conv2d(half, half, 3, stride=1, padding=1, bias=False), GELU(), build_batchnorm("bn", half),
-        nn.Conv2d(half, dim, 2, stride=2, bias=False))
+        Conv2d(in_chans, half, 3, stride=2, padding=1, bias=False), GELU(), build_batchnorm("bn", half),
+        Conv2d(half, half, 3, stride=1, padding=1, bias=False), GELU(), build_batchnorm("bn", half),
+        Conv2d(half, dim, 2, stride=2, bias=False))
 
 
 def _downsample(in_dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(LayerNorm2d(in_dim, eps=1e-6), nn.Conv2d(in_dim, out_dim, 2, stride=2))
+    return nn.Sequential(LayerNorm2d(in_dim, eps=1e-6), Conv2d(in_dim, out_dim, 2, stride=2))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class Conv2Former(StagedBackbone):
                 for j in range(depths[i])]))
             cur += depths[i]
         if num_classes > 0:
-            self.head = nn.Sequential(nn.Conv2d(dims[-1], head_dim, 1), GELU(),
+            self.head = nn.Sequential(Conv2d(dims[-1], head_dim, 1), GELU(),
                                       LayerNorm2d(head_dim, eps=1e-6))
             self.pred = nn.Linear(head_dim, num_classes)
         else:

@@ -15,7 +15,7 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
-from ..ops import DepthwiseConv2d
+from ..ops import Conv2d, DepthwiseConv2d
 from ..ops.activation import GELU
 from ..ops.norm import BatchNorm2d, LayerNorm  # noqa: F401  (LayerNorm: re-exported for the model files)
 from ..ops.random import sample_uniform
@@ -215,10 +215,10 @@ class ConvMlpDW(nn.Module):
 
     def __init__(self, in_features: int, hidden_features: int, drop: float = 0.0):
         super().__init__()
-        self.fc1 = nn.Conv2d(in_features, hidden_features, 1)
+        self.fc1 = Conv2d(in_features, hidden_features, 1)
         self.dwconv = _DepthwiseConv3x3(hidden_features)
         self.act = GELU()
-        self.fc2 = nn.Conv2d(hidden_features, in_features, 1)
+        self.fc2 = Conv2d(hidden_features, in_features, 1)
         self.drop = Dropout(drop) if drop > 0 else nn.Identity()
 
     def execute(self, x):

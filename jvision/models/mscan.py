@@ -24,7 +24,7 @@ from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, register_adapter,
                                 register_parts)
-from ..ops import LayerNorm2d, MultiScaleConvAttention
+from ..ops import Conv2d, LayerNorm2d, MultiScaleConvAttention
 from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import build_batchnorm, norm_layer_from_cfg
@@ -39,10 +39,10 @@ class StemConv(nn.Module):
     def __init__(self, in_chans: int, out_chans: int, norm_layer: str = "syncbn"):
         super().__init__()
         self.proj = nn.Sequential(
-            nn.Conv2d(in_chans, out_chans // 2, 3, stride=2, padding=1),
+            Conv2d(in_chans, out_chans // 2, 3, stride=2, padding=1),
             build_batchnorm(norm_layer, out_chans // 2),
             GELU(),
-            nn.Conv2d(out_chans // 2, out_chans, 3, stride=2, padding=1),
+            Conv2d(out_chans // 2, out_chans, 3, stride=2, padding=1),
             build_batchnorm(norm_layer, out_chans),
         )
 

@@ -20,7 +20,7 @@ from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
                                 register_adapter)
-from ..ops import DepthwiseConv2d, LargeKernelAttention, LayerNorm2d
+from ..ops import Conv2d, DepthwiseConv2d, LargeKernelAttention, LayerNorm2d, conv_gelu
 from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import (ConvMlpDW, DropPath, LayerNorm, StagedBackbone, build_batchnorm, init_conv_fan_out_,
@@ -44,7 +44,7 @@ class OverlapPatchEmbed(nn.Module):
                  norm_layer: str = "bn"):
         super().__init__()
         kh, kw = to_2tuple(patch_size)
-        self.proj = nn.Conv2d(in_chans, embed_dim, (kh, kw), stride=stride, padding=(kh // 2, kw // 2))
+        self.proj = Conv2d(in_chans, embed_dim, (kh, kw), stride=stride, padding=(kh // 2, kw // 2))
         self.norm = build_batchnorm(norm_layer, embed_dim)
 
     def execute(self, x):
@@ -60,13 +60,14 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, dim: int, gating_unit: type = LargeKernelAttention):
         super().__init__()
-        self.proj_1 = nn.Conv2d(dim, dim, 1)
+        self.proj_1 = Conv2d(dim, dim, 1)
         self.activation = GELU()
         self.spatial_gating_unit = gating_unit(dim)
-        self.proj_2 = nn.Conv2d(dim, dim, 1)
+        self.proj_2 = Conv2d(dim, dim, 1)
 
     def execute(self, x):
-        return self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x)))) + x
+        # GELU(proj_1(x)) as one op (self.activation is that GELU; it holds no parameters)
+        return self.proj_2(self.spatial_gating_unit(conv_gelu(self.proj_1, x))) + x
 
 
 class VANBlock(nn.Module):

@@ -24,6 +24,7 @@ from jittor import nn
 
 from ._fused import convmod_modulate, lka_spatial, msca_spatial
 from .dwconv import DepthwiseConv2d
+from .pointwise import Conv2d
 from .norm import LayerNorm2d
 
 
@@ -38,7 +39,7 @@ class LargeKernelAttention(nn.Module):
         super().__init__()
         self.conv0 = DepthwiseConv2d(dim, 5, padding=2)
         self.conv_spatial = DepthwiseConv2d(dim, 7, padding=9, dilation=3)
-        self.conv1 = nn.Conv2d(dim, dim, 1)
+        self.conv1 = Conv2d(dim, dim, 1)
 
     def execute(self, x):
         return x * self.conv1(lka_spatial(x, self.conv0, self.conv_spatial))
@@ -61,7 +62,7 @@ class MultiScaleConvAttention(nn.Module):
         self.conv1_2 = DepthwiseConv2d(dim, (11, 1), padding=(5, 0))
         self.conv2_1 = DepthwiseConv2d(dim, (1, 21), padding=(0, 10))
         self.conv2_2 = DepthwiseConv2d(dim, (21, 1), padding=(10, 0))
-        self.conv3 = nn.Conv2d(dim, dim, 1)
+        self.conv3 = Conv2d(dim, dim, 1)
 
     def execute(self, x):
         pairs = ((self.conv0_1, self.conv0_2), (self.conv1_1, self.conv1_2),
@@ -80,10 +81,10 @@ class ConvModulation(nn.Module):
     def __init__(self, dim: int, kernel_size: int = 11):
         super().__init__()
         self.norm = LayerNorm2d(dim, eps=1e-6)
-        self.att = nn.Sequential(nn.Conv2d(dim, dim, 1), nn.GELU(),
+        self.att = nn.Sequential(Conv2d(dim, dim, 1), nn.GELU(),
                                  DepthwiseConv2d(dim, kernel_size, padding=kernel_size // 2))
-        self.v = nn.Conv2d(dim, dim, 1)
-        self.proj = nn.Conv2d(dim, dim, 1)
+        self.v = Conv2d(dim, dim, 1)
+        self.proj = Conv2d(dim, dim, 1)
 
     def execute(self, x):
         x = self.norm(x)

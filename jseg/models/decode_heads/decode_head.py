@@ -13,6 +13,7 @@ import jittor as jt
 from jittor import nn
 
 from jvision.models.layers import Dropout2d
+from jvision.ops import Conv2d
 from jvision.registry import MODELS
 
 from ..losses import pixel_accuracy
@@ -64,7 +65,7 @@ class BaseDecodeHead(nn.Module):
         if not cfgs:
             raise ValueError("loss_decode is empty")
         self.loss_decode = nn.ModuleList([MODELS.build(c) for c in cfgs])
-        self.conv_seg = nn.Conv2d(self.channels, self.num_classes, 1)
+        self.conv_seg = Conv2d(self.channels, self.num_classes, 1)
         self.dropout = Dropout2d(self.dropout_ratio) if self.dropout_ratio > 0 else None
         jt.init.gauss_(self.conv_seg.weight, 0.0, 0.01)
         jt.init.zero_(self.conv_seg.bias)

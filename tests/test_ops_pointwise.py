@@ -1,0 +1,64 @@
+"""1x1 convolutions as per-sample matrix products (jvision.ops.pointwise_conv2d, jvision.ops.Conv2d):
+our CPU kernel against Jittor's convolution, forward and the gradients of input, weight and bias,
+for batches that take the per-sample-task path (N >= threads) and the sample-by-sample path (N = 1),
+with and without bias; other Conv2d configurations stay Jittor's."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jvision  # noqa: F401
+import jittor as jt
+from jittor import nn
+from jvision.ops import Conv2d, conv_gelu, pointwise_conv2d
+
+
+@pytest.mark.parametrize("n,bias", [(3, True), (1, True), (2, False)])
+def test_kernel_matches_jittor_convolution(n, bias):
+    rng = np.random.default_rng(n)
+    x_np = rng.standard_normal((n, 5, 3, 7)).astype(np.float32)       # 21 positions: not a vector multiple
+    w_np = rng.standard_normal((6, 5, 1, 1)).astype(np.float32)
+    b_np = rng.standard_normal((6,)).astype(np.float32)
+    g = jt.array(rng.standard_normal((n, 6, 3, 7)).astype(np.float32))
+    out = {}
+    for impl in ("kernel", "reference"):
+        x, w = jt.array(x_np), jt.array(w_np)
+        b = jt.array(b_np) if bias else None
+        y = pointwise_conv2d(x, w, b, impl=impl)
+        wrt = [x, w] + ([b] if bias else [])
+        out[impl] = [y.numpy()] + [v.numpy() for v in jt.grad((y * g).sum(), wrt)]
+    assert len(out["kernel"]) == (4 if bias else 3)
+    for name, a, r in zip(("y", "dx", "dw", "db"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, r, atol=2e-5, rtol=1e-5, err_msg=name)
+
+
+def test_conv2d_layer_dispatch_and_names():
+    conv = Conv2d(4, 3, 1)
+    assert isinstance(conv, nn.Conv2d) and sorted(conv.state_dict()) == ["bias", "weight"]
+    x = jt.array(np.random.default_rng(0).standard_normal((2, 4, 5, 5)).astype(np.float32))
+    np.testing.assert_allclose(conv(x).numpy(), nn.conv2d(x, conv.weight, conv.bias).numpy(), atol=1e-5)
+    strided = Conv2d(4, 3, 1, stride=2)        # not the pointwise case: Jittor's convolution
+    np.testing.assert_allclose(strided(x).numpy(), nn.conv2d(x, strided.weight, strided.bias, stride=2).numpy(),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match=r"weight \[D, C, 1, 1\]"):
+        pointwise_conv2d(x, jt.zeros((3, 4, 3, 3)))
+
+
+@pytest.mark.parametrize("n", [3, 1])
+def test_fused_gelu_matches_conv_then_gelu(n):
+    """``conv_gelu``: the GELU applied inside the op (pre-activation kept for the backward) equals
+    the reference convolution followed by the reference GELU, values and gradients; under
+    ``jt.no_grad()`` the op keeps nothing and gives the same values."""
+    rng = np.random.default_rng(10 + n)
+    x_np = rng.standard_normal((n, 5, 3, 7)).astype(np.float32)
+    g = jt.array(rng.standard_normal((n, 6, 3, 7)).astype(np.float32))
+    conv = Conv2d(5, 6, 1)
+    out = {}
+    for impl in ("kernel", "reference"):
+        x = jt.array(x_np)
+        y = pointwise_conv2d(x, conv.weight, conv.bias, gelu=True, impl=impl)
+        out[impl] = [y.numpy()] + [v.numpy() for v in jt.grad((y * g).sum(), [x, conv.weight, conv.bias])]
+    for name, a, r in zip(("y", "dx", "dw", "db"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, r, atol=2e-5, rtol=1e-5, err_msg=name)
+    with jt.no_grad():
+        np.testing.assert_allclose(conv_gelu(conv, jt.array(x_np)).numpy(), out["reference"][0], atol=2e-5)
