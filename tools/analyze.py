@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
 import jittor as jt  # noqa: E402
 
-from jvision.ops import matmul as _ops_matmul, sdpa as _ops_sdpa  # noqa: E402
+from jvision.ops import dense as _ops_dense, matmul as _ops_matmul  # noqa: E402
+from jvision.ops import pointwise as _ops_pointwise, sdpa as _ops_sdpa  # noqa: E402
 from jvision.registry import MODELS  # noqa: E402
 
 
@@ -111,6 +112,7 @@ class MacCounter:
         self.macs: dict[str, int] = {}   # module name -> MACs
         self.fired: set = set()
         self.inputs: dict[int, tuple] = {}
+        self.used_vars: set = set()      # ids of the Vars our fused product ops were given
         self._saved = []
 
     # hooks ---------------------------------------------------------------------------------
@@ -154,6 +156,11 @@ class MacCounter:
              _numel(out.shape) * int(a.shape[1] if trans_a else a.shape[2])),
         (_ops_sdpa, "scaled_dot_product_attention",  # q k^T and p v: 2 x B x N x M x D
          lambda out, q, k, v, *rest, **kw: 2 * _numel(q.shape) * int(k.shape[1])),
+        # A layer's own execute is counted by its module hook (weighted_depth > 0 there); these
+        # count the fused calls that bypass it (linear_gelu, conv_gelu).
+        (_ops_dense, "linear", lambda out, x, weight, *rest, **kw: _numel(out.shape) * int(weight.shape[1])),
+        (_ops_pointwise, "pointwise_conv2d",
+         lambda out, x, weight, *rest, **kw: _numel(out.shape) * int(weight.shape[1])),
     ]
 
     def _count_own_product(self, original, macs_of):
@@ -170,6 +177,7 @@ class MacCounter:
             if counter.weighted_depth == 0:
                 name = counter.names.get(id(counter.stack[-1]), "?") if counter.stack else ""
                 counter.macs[name] = counter.macs.get(name, 0) + macs_of(out, *args, **kw)
+                counter.used_vars.update(id(a) for a in args if isinstance(a, jt.Var))
             return out
         wrapped.__name__ = original.__name__
         return wrapped
@@ -208,6 +216,8 @@ class MacCounter:
             if not name or not isinstance(getattr(module, "weight", None), jt.Var):
                 continue
             if id(module) in self.fired or getattr(module, "weight").ndim != 4:
+                continue
+            if id(module.weight) in self.used_vars:     # counted by a fused call (conv_gelu)
                 continue
             parent_name = name.rsplit(".", 1)[0] if "." in name else ""
             parent = dict(self.model.named_modules()).get(parent_name)

@@ -29,7 +29,7 @@ import jittor as jt
 from jittor import nn
 
 from ..registry import MODELS
-from .layers import LayerNorm
+from .layers import LayerNorm, Linear
 from .vit import attend
 
 __all__ = ["QuickGELU", "ResidualAttentionBlock", "CLIPVisionTransformer", "clip_visual_state",
@@ -62,7 +62,7 @@ class MultiheadAttention(nn.Module):
         bound = float(np.sqrt(6.0 / (dim + 3 * dim)))                 # torch's xavier_uniform_
         self.in_proj_weight = jt.init.uniform((3 * dim, dim), "float32", -bound, bound)
         self.in_proj_bias = jt.zeros(3 * dim)
-        self.out_proj = nn.Linear(dim, dim)
+        self.out_proj = Linear(dim, dim)
 
     def execute(self, x):
         b, n, c = x.shape
@@ -78,9 +78,9 @@ class CLIPMlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.c_fc = nn.Linear(dim, hidden)
+        self.c_fc = Linear(dim, hidden)
         self.gelu = QuickGELU()
-        self.c_proj = nn.Linear(hidden, dim)
+        self.c_proj = Linear(hidden, dim)
 
     def execute(self, x):
         return self.c_proj(self.gelu(self.c_fc(x)))

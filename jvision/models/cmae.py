@@ -53,7 +53,7 @@ from ..mim.masking import build_masking, gather_tokens, indices_from_mask
 from ..mim.targets import build_target
 from ..ops.collective import all_gather, rank
 from ..registry import MODELS
-from .layers import build_batchnorm, is_buffer
+from .layers import Linear, build_batchnorm, is_buffer
 from .mae import MAEDecoder
 from .vit import VisionTransformer
 
@@ -67,7 +67,7 @@ __all__ = ["NonLinearNeck", "CMAEHead", "info_nce", "momentum_at", "ContrastiveM
 def _torch_linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
     """nn.Linear with PyTorch's default init (U(+-1/sqrt(in)) for weight and bias): the official
     necks keep it."""
-    layer = nn.Linear(in_features, out_features, bias=bias)
+    layer = Linear(in_features, out_features, bias=bias)
     bound = 1.0 / math.sqrt(in_features)
     layer.weight.update(jt.init.uniform(layer.weight.shape, "float32", -bound, bound))
     if bias:

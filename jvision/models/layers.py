@@ -15,14 +15,15 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
-from ..ops import Conv2d, DepthwiseConv2d
+from ..ops import Conv2d, DepthwiseConv2d, Linear, linear_gelu
 from ..ops.activation import GELU
 from ..ops.norm import BatchNorm2d, LayerNorm  # noqa: F401  (LayerNorm: re-exported for the model files)
 from ..ops.random import sample_uniform
 
 __all__ = [
     "to_2tuple", "drop_path", "DropPath", "Dropout", "Dropout2d", "trunc_normal_", "zeros_", "ones_",
-    "init_conv_fan_out_", "init_linear_trunc_normal_", "LayerNorm", "GELU", "build_batchnorm", "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
+    "init_conv_fan_out_", "init_linear_trunc_normal_", "LayerNorm", "Linear", "GELU", "build_batchnorm",
+    "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
     "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
     "get_submodule", "StagedBackbone",
 ]
@@ -187,13 +188,14 @@ class Mlp(nn.Module):
         super().__init__()
         hidden_features = hidden_features or in_features
         out_features = out_features or in_features
-        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.fc1 = Linear(in_features, hidden_features)
         self.act = GELU()
-        self.fc2 = nn.Linear(hidden_features, out_features)
+        self.fc2 = Linear(hidden_features, out_features)
         self.drop = Dropout(drop) if drop > 0 else nn.Identity()
 
     def execute(self, x):
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        # self.act(self.fc1(x)) as one op (self.act is that GELU; it holds no parameters)
+        return self.drop(self.fc2(self.drop(linear_gelu(self.fc1, x))))
 
 
 class _DepthwiseConv3x3(nn.Module):

@@ -35,7 +35,7 @@ from ..convert.fixtures import (Adapter, build_registered, input_var, official_k
 from ..mim.masking import build_masking, gather_tokens, indices_from_mask, masking_indices, random_masking
 from ..mim.targets import build_target, normalize_patches, patchify, unpatchify
 from ..registry import MODELS
-from .layers import LayerNorm
+from .layers import LayerNorm, Linear
 from .vit import Block, PatchEmbed, get_2d_sincos_pos_embed, init_vit_weights
 
 __all__ = ["MaskedAutoencoderViT", "MAEDecoder", "mae_decode", "DEFAULT_CFGS"]
@@ -92,7 +92,7 @@ class MAEDecoder(nn.Module):
                  norm_eps: float = 1e-6, num_prefix_tokens: int = 1, pos_table=None, qkv_bias: bool = True):
         super().__init__()
         self.num_patches, self.num_prefix_tokens = int(num_patches), int(num_prefix_tokens)
-        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
+        self.decoder_embed = Linear(embed_dim, decoder_embed_dim)
         self.mask_token = jt.zeros((1, 1, decoder_embed_dim))
         if pos_table is None:
             g = int(round(num_patches ** 0.5))
@@ -109,7 +109,7 @@ class MAEDecoder(nn.Module):
             Block(decoder_embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps)
             for _ in range(depth)])
         self.decoder_norm = LayerNorm(decoder_embed_dim, eps=norm_eps)
-        self.decoder_pred = nn.Linear(decoder_embed_dim, out_dim) if out_dim else None
+        self.decoder_pred = Linear(decoder_embed_dim, out_dim) if out_dim else None
         init_vit_weights(self)
         jt.init.gauss_(self.mask_token, 0.0, 0.02)
 
@@ -172,7 +172,7 @@ class MaskedAutoencoderViT(nn.Module):
         self.masking = None if masking is None else build_masking(masking, grid, default_ratio=mask_ratio)
 
         # decoder
-        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
+        self.decoder_embed = Linear(embed_dim, decoder_embed_dim)
         self.mask_token = jt.zeros((1, 1, decoder_embed_dim))
         self.decoder_pos_embed = jt.array(
             get_2d_sincos_pos_embed(decoder_embed_dim, grid, cls_token=True)[None]).stop_grad()
@@ -180,7 +180,7 @@ class MaskedAutoencoderViT(nn.Module):
             Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True, norm_eps=norm_eps)
             for _ in range(decoder_depth)])
         self.decoder_norm = LayerNorm(decoder_embed_dim, eps=norm_eps)
-        self.decoder_pred = nn.Linear(decoder_embed_dim, self.target.dim)
+        self.decoder_pred = Linear(decoder_embed_dim, self.target.dim)
 
         init_vit_weights(self)
         jt.init.gauss_(self.cls_token, 0.0, 0.02)  # the official normal_(std=.02)

@@ -40,7 +40,7 @@ from jittor import nn
 from ..mim.masking import build_masking, gather_tokens, indices_from_mask
 from ..mim.targets import build_target
 from ..registry import MODELS
-from .layers import LayerNorm, linear_drop_path_rates, ones_, to_2tuple, trunc_normal_, zeros_
+from .layers import LayerNorm, Linear, linear_drop_path_rates, ones_, to_2tuple, trunc_normal_, zeros_
 from .mae import mae_decode
 from .vit import Block
 
@@ -179,7 +179,7 @@ class PretrainVisionTransformerDecoder(nn.Module):
             Block(embed_dim, num_heads, mlp_ratio, _official_qkv_bias(qkv_bias), drop_rate, attn_drop_rate, dpr[i],
                   norm_eps) for i in range(depth)])
         self.norm = LayerNorm(embed_dim, eps=norm_eps)
-        self.head = nn.Linear(embed_dim, num_classes)
+        self.head = Linear(embed_dim, num_classes)
         _init_linear_layernorm(self, "xavier")
 
     def execute(self, x, return_token_num: int = 0):
@@ -236,7 +236,7 @@ class PretrainVisionTransformer(nn.Module):
         self.decoder = PretrainVisionTransformerDecoder(
             self.target.dim, decoder_embed_dim, decoder_depth, decoder_num_heads, mlp_ratio, qkv_bias, drop_rate,
             attn_drop_rate, drop_path_rate, norm_eps)
-        self.encoder_to_decoder = nn.Linear(encoder_embed_dim, decoder_embed_dim, bias=False)
+        self.encoder_to_decoder = Linear(encoder_embed_dim, decoder_embed_dim, bias=False)
         self.mask_token = jt.zeros((1, 1, decoder_embed_dim))
         _fixed_table(self, "pos_embed", get_sinusoid_encoding_table(embed.num_patches, decoder_embed_dim))
         # the official top-level _init_weights is never applied: encoder_to_decoder keeps PyTorch's
@@ -347,7 +347,7 @@ class VideoVisionTransformer(nn.Module):
         self.norm = None if use_mean_pooling else LayerNorm(embed_dim, eps=norm_eps)
         self.fc_norm = LayerNorm(embed_dim, eps=norm_eps) if use_mean_pooling else None
         self.fc_dropout = nn.Dropout(fc_drop_rate) if fc_drop_rate > 0 else nn.Identity()
-        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else None
+        self.head = Linear(embed_dim, num_classes) if num_classes > 0 else None
         _init_linear_layernorm(self, "trunc_normal")
         if self.head is not None:
             self.head.weight.update(self.head.weight * init_scale)

@@ -23,7 +23,7 @@ from jittor import nn
 from ..ops.matmul import batched_matmul
 from ..ops.sdpa import scaled_dot_product_attention
 from ..registry import MODELS
-from .layers import (DropPath, Dropout, LayerNorm, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
+from .layers import (DropPath, Dropout, LayerNorm, Linear, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
                      trunc_normal_, zeros_)
 
 __all__ = ["get_2d_sincos_pos_embed", "PatchEmbed", "Attention", "Block", "VisionTransformer",
@@ -114,9 +114,9 @@ class Attention(nn.Module):
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = Dropout(attn_drop) if attn_drop > 0 else nn.Identity()
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.proj_drop = Dropout(proj_drop) if proj_drop > 0 else nn.Identity()
 
     def execute(self, x):
@@ -251,7 +251,7 @@ class VisionTransformer(nn.Module):
         else:
             self.norm = LayerNorm(embed_dim, eps=norm_eps)
             self.fc_norm = None
-        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else None
+        self.head = Linear(embed_dim, num_classes) if num_classes > 0 else None
         self.feature_info = [dict(num_chs=embed_dim, reduction=self.patch_embed.patch_size[0],
                                   module=f"blocks.{i}") for i in self.out_indices]
         init_vit_weights(self)

@@ -29,7 +29,7 @@ __all__ = ["pointwise_conv2d", "conv_gelu", "Conv2d"]
 
 
 def _header(bias: bool, gelu: bool = False, keep_pre: bool = False) -> str:
-    return _cpu.header("pointwise_cpu.h", BIAS=bias, GELU=gelu, KEEP_PRE=keep_pre)
+    return _cpu.header("gemm_cpu.h", BIAS=bias, GELU=gelu, KEEP_PRE=keep_pre)
 
 
 class _PointwiseKernel(jt.Function):

@@ -22,7 +22,7 @@ __all__ = ["scaled_dot_product_attention"]
 
 
 def _header() -> str:
-    return _cpu.header("sdpa_cpu.h")
+    return _cpu.header("gemm_cpu.h", "sdpa_cpu.h")
 
 
 class _SdpaKernel(jt.Function):

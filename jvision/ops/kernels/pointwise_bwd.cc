@@ -13,7 +13,7 @@
 @alias(dw, out1)
 {
     const long N = x_shape0, C = x_shape1, S = x_shape2, D = w_shape0;
-    const bool tasks = jvpw::per_sample_tasks(N);
+    const bool tasks = jvgemm::per_sample_tasks(N);
     const int T = tasks ? omp_get_max_threads() : 1;
     std::vector<float> part((size_t)(T - 1) * D * C);
     std::vector<double> bsum((size_t)T * D, 0.0);
@@ -31,12 +31,12 @@
             const float* hn = in3_p + n * D * S;
             const float* gn0 = g_p + n * D * S;
             if (tasks) {
-                jvpw::gelu_grad_span(hn, gn0, gh, 0, D * S);
+                jvgemm::gelu_grad_span(hn, gn0, gh, 0, D * S);
             } else {
                 const long L = D * S, nb = (L + 4095) / 4096;
                 #pragma omp parallel for schedule(static)
                 for (long blk = 0; blk < nb; blk++)
-                    jvpw::gelu_grad_span(hn, gn0, gh, blk * 4096, std::min(L, blk * 4096 + 4096));
+                    jvgemm::gelu_grad_span(hn, gn0, gh, blk * 4096, std::min(L, blk * 4096 + 4096));
             }
             const float* gn = gh;
 #else
@@ -45,7 +45,7 @@
             dnnl_sgemm('T', 'N', C, S, D, 1.f, w_p, C, gn, S, 0.f, dx_p + n * C * S, S);
             dnnl_sgemm('N', 'T', D, C, S, 1.f, gn, S, x_p + n * C * S, S, n == n0 ? 0.f : 1.f, acc, C);
 #if JV_BIAS
-            jvpw::add_row_sums(gn, D, S, bsum.data() + (size_t)t * D);
+            jvgemm::add_row_sums(gn, D, S, bsum.data() + (size_t)t * D);
 #endif
         }
         if (n0 == n1)

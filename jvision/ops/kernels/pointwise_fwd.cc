@@ -1,4 +1,7 @@
-// 1x1 convolution, forward, CPU (pointwise_cpu.h): y[n] = act(W . x[n] + b).
+// 1x1 convolution (stride 1, no padding, one group), forward, CPU (gemm_cpu.h): per sample,
+// y[n] (D x S) = act(W (D x C) . x[n] (C x S) + b) with S = H * W positions of the NCHW map as it
+// lies. Batches of at least one sample per thread run one sample per OpenMP task; smaller batches
+// run sample by sample with oneDNN's own threading.
 //   in0 x [N, C, S]   in1 w [D, C]   in2 b [D] (JV_BIAS; otherwise absent)
 //   out0 y [N, D, S]  out1 h [N, D, S]: the pre-activation, for the backward (JV_GELU && JV_KEEP_PRE)
 // JV_GELU: act = GELU (exact erf form), applied per sample right after its product.
@@ -28,10 +31,10 @@
         float* yn = y_p + n * D * S;
         const long L = D * S, nb = (L + 4095) / 4096;
         #pragma omp parallel for schedule(static) if (split)
-        for (long blk = 0; blk < nb; blk++) jvpw::gelu_span(hn, yn, blk * 4096, std::min(L, blk * 4096 + 4096));
+        for (long blk = 0; blk < nb; blk++) jvgemm::gelu_span(hn, yn, blk * 4096, std::min(L, blk * 4096 + 4096));
 #endif
     };
-    if (jvpw::per_sample_tasks(N)) {
+    if (jvgemm::per_sample_tasks(N)) {
         #pragma omp parallel for schedule(static)
         for (long n = 0; n < N; n++) one(n, false);
     } else {

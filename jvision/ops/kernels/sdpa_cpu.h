@@ -1,14 +1,7 @@
-// Scaled dot-product attention on the CPU: what the forward and backward kernels share.
-// The matrix products are oneDNN's row-major sgemm, declared here rather than included so that
-// the op compiles against whichever oneDNN Jittor loaded (Debian's or its own download); the
-// symbol is resolved at load time from the library Jittor's mkl ops opened with RTLD_GLOBAL.
+// Scaled dot-product attention on the CPU: the row softmax and its gradient that the forward and
+// backward kernels share (the products: oneDNN's sgemm, gemm_cpu.h, included before this file).
 #ifndef JV_SDPA_CPU_H
 #define JV_SDPA_CPU_H
-#include <cstdint>
-#include <vector>
-extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                          float* C, int64_t ldc);
 
 namespace jvsdpa {
 using namespace jvdw;

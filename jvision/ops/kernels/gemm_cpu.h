@@ -1,22 +1,25 @@
-// 1x1 convolution (stride 1, no padding, one group) on NCHW maps as matrix products, CPU: per
-// sample, Y[n] (D x S) = W (D x C) . X[n] (C x S) with S = H * W positions, optionally followed by
-// GELU (JV_GELU) while the sample's output is still in cache. oneDNN's row-major sgemm, declared
-// here rather than included so that the op compiles against whichever oneDNN Jittor loaded; the
-// symbol comes from the library Jittor's mkl ops opened with RTLD_GLOBAL.
-// Batches of at least one sample per thread run one sample per OpenMP task with a single-threaded
-// sgemm each; smaller batches run sample by sample with oneDNN's own threading.
-#ifndef JV_POINTWISE_CPU_H
-#define JV_POINTWISE_CPU_H
+// What the CPU kernels built on matrix products share (1x1 convolution, linear layer, attention):
+// oneDNN's row-major sgemm, declared here rather than included so that the ops compile against
+// whichever oneDNN Jittor loaded (Debian's or its own download) -- the symbol is resolved at load
+// time from the library Jittor's mkl ops opened with RTLD_GLOBAL; an sgemm called inside an active
+// OpenMP region runs on the calling thread -- and the GELU / bias epilogues applied to a block of
+// the product while it is still in cache.
+#ifndef JV_GEMM_CPU_H
+#define JV_GEMM_CPU_H
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <omp.h>
 #include <vector>
 extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
                           const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                           float* C, int64_t ldc);
-namespace jvpw {
+namespace jvgemm {
 using namespace jvdw;
 
+// Whether a batch of N independent products runs one product per OpenMP task (single-threaded
+// sgemm each) rather than one after the other with oneDNN's own threading.
 static inline bool per_sample_tasks(long N) { return N >= omp_get_max_threads(); }
 
 static inline float gelu1(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
@@ -38,7 +41,7 @@ static inline void gelu_grad_span(const float* h, const float* g, float* out, lo
     for (; i < i1; i++) out[i] = g[i] * gelu_grad1(h[i]);
 }
 
-// Row sums of a [D, S] block added to acc[D].
+// Row sums of a [D, S] block added to acc[D] (1x1 convolution: the bias gradient).
 static inline void add_row_sums(const float* m, long D, long S, double* acc) {
     for (long d = 0; d < D; d++) {
         const float* r = m + d * S;
@@ -50,5 +53,14 @@ static inline void add_row_sums(const float* m, long D, long S, double* acc) {
         acc[d] += t;
     }
 }
-}  // namespace jvpw
+// Column sums of an [R, D] block added to acc[D] (linear layer: the bias gradient).
+static inline void add_col_sums(const float* m, long R, long D, float* acc) {
+    for (long r = 0; r < R; r++) {
+        const float* row = m + r * D;
+        long d = 0;
+        for (; d + VL <= D; d += VL) vstore(acc + d, vload(acc + d) + vload(row + d));
+        for (; d < D; d++) acc[d] += row[d];
+    }
+}
+}  // namespace jvgemm
 #endif
