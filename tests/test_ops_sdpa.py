@@ -49,3 +49,26 @@ def test_shapes_are_checked():
         scaled_dot_product_attention(q, jt.zeros((2, 5, 3)), jt.zeros((2, 5, 3)))
     with pytest.raises(ValueError, match=r"must be \[B, N, D\]"):
         scaled_dot_product_attention(q.reshape(1, 2, 3, 4), q, q)
+
+
+def test_key_bias_is_shared_by_the_entries_of_a_group():
+    """``key_bias [B / R, M]``: row j masks entries j*R .. j*R+R-1 (E2FGVI's window mask shared by the
+    heads); -100 on a key removes it, as the official code's masked focal keys."""
+    rng = np.random.default_rng(3)
+    q_np = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    k_np, v_np = (rng.standard_normal((4, 9, 6)).astype(np.float32) for _ in range(2))
+    bias_np = np.where(rng.random((2, 9)) < 0.3, -100.0, 0.0).astype(np.float32)
+    g = jt.array(rng.standard_normal((4, 5, 6)).astype(np.float32))
+    out = {}
+    for impl in ("kernel", "reference"):
+        q, k, v = jt.array(q_np), jt.array(k_np), jt.array(v_np)
+        o = scaled_dot_product_attention(q, k, v, 0.4, key_bias=jt.array(bias_np), impl=impl)
+        out[impl] = [o.numpy()] + [x.numpy() for x in jt.grad((o * g).sum(), [q, k, v])]
+    for name, a, b in zip(("out", "dq", "dk", "dv"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4, err_msg=name)
+    s = np.einsum("bnd,bmd->bnm", q_np, k_np) * 0.4 + np.repeat(bias_np, 2, axis=0)[:, None, :]
+    p = np.exp(s - s.max(-1, keepdims=True))
+    expected = np.einsum("bnm,bmd->bnd", p / p.sum(-1, keepdims=True), v_np)
+    np.testing.assert_allclose(out["kernel"][0], expected, atol=2e-5)
+    with pytest.raises(ValueError, match="key_bias"):
+        scaled_dot_product_attention(jt.array(q_np), jt.array(k_np), jt.array(v_np), key_bias=jt.zeros((3, 9)))

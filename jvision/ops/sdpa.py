@@ -21,46 +21,63 @@ from .matmul import _mkl, batched_matmul
 __all__ = ["scaled_dot_product_attention"]
 
 
-def _header() -> str:
-    return _cpu.header("gemm_cpu.h", "sdpa_cpu.h")
+def _header(key_bias: bool = False) -> str:
+    return _cpu.header("gemm_cpu.h", "sdpa_cpu.h", KEY_BIAS=key_bias)
 
 
 class _SdpaKernel(jt.Function):
     def __init__(self, scale: float):
         self.scale = float(scale)
 
-    def execute(self, q, k, v):
+    def execute(self, q, k, v, key_bias=None):
         b, n, d = q.shape
         m = k.shape[1]
-        o, p = jt.code([[b, n, d], [b, n, m]], [q.dtype, q.dtype], [q, k, v], data={"scale": self.scale},
-                       cpu_header=_header(), cpu_src=_cpu.source("sdpa_fwd.cc"))
+        inputs = [q, k, v] + ([key_bias] if key_bias is not None else [])
+        repeat = b // key_bias.shape[0] if key_bias is not None else 1
+        o, p = jt.code([[b, n, d], [b, n, m]], [q.dtype, q.dtype], inputs,
+                       data={"scale": self.scale, "repeat": repeat}, cpu_header=_header(key_bias is not None),
+                       cpu_src=_cpu.source("sdpa_fwd.cc"))
+        self.has_bias = key_bias is not None
         self.saved = (q, k, v, p)
         return o
 
     def grad(self, g):
         if g is None:
-            return None, None, None
+            return (None,) * (4 if self.has_bias else 3)
         q, k, v, p = self.saved
         dq, dk, dv = jt.code([q.shape, k.shape, v.shape], [q.dtype] * 3, [q, k, v, p, g],
                              data={"scale": self.scale}, cpu_header=_header(), cpu_src=_cpu.source("sdpa_bwd.cc"))
-        return dq, dk, dv
+        return (dq, dk, dv, None) if self.has_bias else (dq, dk, dv)
 
 
-def _reference(q, k, v, scale: float):
-    attn = nn.softmax(batched_matmul(q, k, trans_b=True) * scale, dim=-1)
-    return batched_matmul(attn, v)
+def _reference(q, k, v, scale: float, key_bias=None):
+    scores = batched_matmul(q, k, trans_b=True) * scale
+    if key_bias is not None:
+        r = q.shape[0] // key_bias.shape[0]
+        scores = (scores.reshape(key_bias.shape[0], r, q.shape[1], k.shape[1])
+                  + key_bias.reshape(key_bias.shape[0], 1, 1, k.shape[1])).reshape(scores.shape)
+    return batched_matmul(nn.softmax(scores, dim=-1), v)
 
 
-def scaled_dot_product_attention(q, k, v, scale: float = 1.0, impl: str | None = None):
-    """``softmax(q k^T * scale) v`` for ``q [B, N, D]``, ``k, v [B, M, D]``; returns ``[B, N, D]``.
-    ``impl`` forces ``"kernel"`` or ``"reference"``."""
+def scaled_dot_product_attention(q, k, v, scale: float = 1.0, key_bias=None, impl: str | None = None):
+    """``softmax(q k^T * scale + key_bias) v`` for ``q [B, N, D]``, ``k, v [B, M, D]``; returns
+    ``[B, N, D]``. ``key_bias [B / R, M]`` (optional, no gradient: a mask) is added to the scores of
+    every query of entries ``j * R .. j * R + R - 1`` (e.g. the R heads of window ``j``). ``impl``
+    forces ``"kernel"`` or ``"reference"``."""
     if len(q.shape) != 3 or len(k.shape) != 3 or len(v.shape) != 3:
         raise ValueError(f"scaled_dot_product_attention: q, k, v must be [B, N, D], got {list(q.shape)}, "
                          f"{list(k.shape)}, {list(v.shape)}")
     if q.shape[0] != k.shape[0] or k.shape != v.shape or q.shape[2] != k.shape[2]:
         raise ValueError(f"scaled_dot_product_attention: q {list(q.shape)}, k {list(k.shape)} and v "
                          f"{list(v.shape)} do not match (q [B, N, D], k and v [B, M, D])")
+    if key_bias is not None and (len(key_bias.shape) != 2 or key_bias.shape[1] != k.shape[1]
+                                 or q.shape[0] % key_bias.shape[0]):
+        raise ValueError(f"scaled_dot_product_attention: key_bias must be [B / R, M] with B = {q.shape[0]}, "
+                         f"M = {k.shape[1]}, got {list(key_bias.shape)}")
+    if key_bias is not None:
+        key_bias = key_bias.stop_grad()
     name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(q, k, v)):
-        return _SdpaKernel(scale)(q, k, v)
-    return _reference(q, k, v, scale)
+    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(q, k, v, key_bias)):
+        op = _SdpaKernel(scale)
+        return op(q, k, v, key_bias) if key_bias is not None else op(q, k, v)
+    return _reference(q, k, v, scale, key_bias)

@@ -19,6 +19,9 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from ...ops import Linear
+from ...ops.sdpa import scaled_dot_product_attention
+
 __all__ = ["SoftSplit", "SoftComp", "FusionFeedForward", "WindowAttention",
            "TemporalFocalTransformerBlock", "token_grid"]
 
@@ -50,7 +53,7 @@ class SoftSplit(nn.Module):
     def __init__(self, channel: int, hidden: int, kernel_size, stride, padding):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
-        self.embedding = nn.Linear(self.kernel_size[0] * self.kernel_size[1] * channel, hidden)
+        self.embedding = Linear(self.kernel_size[0] * self.kernel_size[1] * channel, hidden)
 
     def execute(self, x, b: int, output_size):
         """``x`` [b*t, c, h, w] -> [b, t, f_h, f_w, hidden]."""
@@ -69,7 +72,7 @@ class SoftComp(nn.Module):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
         self.hq = hq
-        self.embedding = nn.Linear(hidden, self.kernel_size[0] * self.kernel_size[1] * channel)
+        self.embedding = Linear(hidden, self.kernel_size[0] * self.kernel_size[1] * channel)
         if hq:
             self.bias_conv = nn.Conv2d(channel, channel, 3, 1, 1)
         else:
@@ -98,8 +101,8 @@ class FusionFeedForward(nn.Module):
 
     def __init__(self, d_model: int, t2t_params: dict, hidden: int = 1960):
         super().__init__()
-        self.conv1 = nn.Sequential(nn.Linear(d_model, hidden))
-        self.conv2 = nn.Sequential(nn.GELU(), nn.Linear(hidden, d_model))
+        self.conv1 = nn.Sequential(Linear(d_model, hidden))
+        self.conv2 = nn.Sequential(nn.GELU(), Linear(hidden, d_model))
         self.kernel_size = _pair(t2t_params["kernel_size"])
         self.stride = _pair(t2t_params["stride"])
         self.padding = _pair(t2t_params["padding"])
@@ -170,8 +173,8 @@ class WindowAttention(nn.Module):
                     raise NotImplementedError("focal_level > 2 is not implemented (E2FGVI uses 2)")
                 ks = tuple(2 * (i // 2) + 2 ** k + (2 ** k - 1) for i in self.focal_window)
                 self._unfold_kernels.append((ks, 2 ** k, tuple(i // 2 for i in ks)))
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = Linear(dim, dim)
 
     def _heads(self, t, T):
         """[B*nW, T*wh*ww, C] windows -> [B*nW, heads, T*wh*ww, C/heads]."""
@@ -227,15 +230,17 @@ class WindowAttention(nn.Module):
         k_all = jt.concat(k_parts, dim=2) if len(k_parts) > 1 else k_rolled
         v_all = jt.concat(v_parts, dim=2) if len(v_parts) > 1 else v_rolled
 
-        attn = jt.matmul(q_w * self.scale, k_all.permute(0, 1, 3, 2))
+        nwb, heads, n_q, n_keys = q_w.shape[0], q_w.shape[1], q_w.shape[2], k_all.shape[2]
+        key_bias = None
         if masks:
-            nwb, n_keys = attn.shape[0], attn.shape[-1]
             segs = [np.zeros((masks[0].shape[0], k_rolled.shape[2]), np.float32)] + masks
             add = np.concatenate(segs, axis=1)  # [L, N]: 0 on window/rolled keys
-            add = np.tile(add, (nwb // add.shape[0], 1)).reshape(nwb, 1, 1, n_keys)
-            attn = attn + jt.array(add)
-        attn = nn.softmax(attn, dim=-1)
-        out = jt.matmul(attn, v_all).permute(0, 2, 1, 3).reshape([attn.shape[0], T * wa, C])
+            key_bias = jt.array(np.tile(add, (nwb // add.shape[0], 1)).reshape(nwb, n_keys))
+        # one op for the products and the softmax (the heads of a window share its key mask)
+        out = scaled_dot_product_attention(q_w.reshape([nwb * heads, n_q, hd]),
+                                           k_all.reshape([nwb * heads, n_keys, hd]),
+                                           v_all.reshape([nwb * heads, n_keys, hd]), self.scale, key_bias=key_bias)
+        out = out.reshape([nwb, heads, n_q, hd]).permute(0, 2, 1, 3).reshape([nwb, T * wa, C])
         return self.proj(out)
 
 
@@ -266,7 +271,7 @@ class TemporalFocalTransformerBlock(nn.Module):
         if pool_method != "none":
             for k in range(focal_level - 1):
                 wg = tuple(math.floor(i / (2 ** k)) for i in self.window_size)
-                lin = nn.Linear(wg[0] * wg[1], 1)
+                lin = Linear(wg[0] * wg[1], 1)
                 lin.weight.assign(jt.ones_like(lin.weight) * (1.0 / (wg[0] * wg[1])))
                 lin.bias.assign(jt.zeros_like(lin.bias))
                 self.pool_layers.append(lin)
