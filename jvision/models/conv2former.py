@@ -23,11 +23,11 @@ import jittor as jt
 from jittor import nn
 
 from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
-from ..ops import Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu
+from ..ops import Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu, scaled_residual
 from ..ops.activation import GELU
 from ..registry import MODELS
-from .layers import (DropPath, StagedBackbone, build_batchnorm, linear_drop_path_rates, ones_, trunc_normal_,
-                     zeros_)
+from .layers import (DropPath, StagedBackbone, add_scaled_branch, build_batchnorm, linear_drop_path_rates, ones_,
+                     trunc_normal_, zeros_)
 
 __all__ = ["Conv2FormerMLP", "Conv2FormerBlock", "Conv2Former", "DEFAULT_CFGS"]
 
@@ -52,7 +52,7 @@ class Conv2FormerMLP(nn.Module):
 
     def execute(self, x):
         x = conv_gelu(self.fc1, self.norm(x))     # self.act(self.fc1(...)) as one op
-        x = x + self.act(self.pos(x))
+        x = scaled_residual(x, self.act(self.pos(x)))    # x + GELU(pos(x)) in one pass
         return self.fc2(x)
 
 
@@ -72,8 +72,8 @@ class Conv2FormerBlock(nn.Module):
         self.layer_scale_2 = jt.full((dim,), layer_scale_init_value, dtype="float32")
 
     def execute(self, x):
-        x = x + self.drop_path(self.layer_scale_1.reshape(1, -1, 1, 1) * self.attn(x))
-        x = x + self.drop_path(self.layer_scale_2.reshape(1, -1, 1, 1) * self.mlp(x))
+        x = add_scaled_branch(x, self.attn(x), self.layer_scale_1, self.drop_path)
+        x = add_scaled_branch(x, self.mlp(x), self.layer_scale_2, self.drop_path)
         return x
 
 

@@ -15,13 +15,14 @@ from typing import Sequence
 import jittor as jt
 from jittor import nn
 
-from ..ops import Conv2d, DepthwiseConv2d, Linear, linear_gelu
+from ..ops import Conv2d, DepthwiseConv2d, Linear, linear_gelu, scaled_residual
 from ..ops.activation import GELU
 from ..ops.norm import BatchNorm2d, LayerNorm  # noqa: F401  (LayerNorm: re-exported for the model files)
 from ..ops.random import sample_uniform
 
 __all__ = [
-    "to_2tuple", "drop_path", "DropPath", "Dropout", "Dropout2d", "trunc_normal_", "zeros_", "ones_",
+    "to_2tuple", "drop_path", "DropPath", "add_scaled_branch", "Dropout", "Dropout2d", "trunc_normal_", "zeros_",
+    "ones_",
     "init_conv_fan_out_", "init_linear_trunc_normal_", "LayerNorm", "Linear", "GELU", "build_batchnorm",
     "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
     "ConvMlpDW", "is_buffer", "count_parameters", "freeze_module", "linear_drop_path_rates",
@@ -75,6 +76,14 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
+
+
+def add_scaled_branch(x, branch, scale, drop_path):
+    """``x + drop_path(scale.reshape(1, C, 1, 1) * branch)``, the residual of a layer-scaled NCHW
+    block: one op (``jvision.ops.scaled_residual``) unless ``drop_path`` drops samples now."""
+    if isinstance(drop_path, DropPath) and drop_path.drop_prob > 0 and drop_path.is_training():
+        return x + drop_path(scale.reshape(1, -1, 1, 1) * branch)
+    return scaled_residual(x, branch, scale)
 
 
 class Dropout(nn.Module):

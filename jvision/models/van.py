@@ -20,11 +20,11 @@ from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, official_norm_eps,
                                 register_adapter)
-from ..ops import Conv2d, DepthwiseConv2d, LargeKernelAttention, LayerNorm2d, conv_gelu
+from ..ops import Conv2d, DepthwiseConv2d, LargeKernelAttention, LayerNorm2d, conv_gelu, scaled_residual
 from ..ops.activation import GELU
 from ..registry import MODELS
-from .layers import (ConvMlpDW, DropPath, LayerNorm, StagedBackbone, build_batchnorm, init_conv_fan_out_,
-                     init_linear_trunc_normal_, linear_drop_path_rates, ones_, to_2tuple, zeros_)
+from .layers import (ConvMlpDW, DropPath, LayerNorm, StagedBackbone, add_scaled_branch, build_batchnorm,
+                     init_conv_fan_out_, init_linear_trunc_normal_, linear_drop_path_rates, ones_, to_2tuple, zeros_)
 
 __all__ = ["OverlapPatchEmbed", "SpatialAttention", "VANBlock", "VAN", "DEFAULT_CFGS"]
 
@@ -67,7 +67,7 @@ class SpatialAttention(nn.Module):
 
     def execute(self, x):
         # GELU(proj_1(x)) as one op (self.activation is that GELU; it holds no parameters)
-        return self.proj_2(self.spatial_gating_unit(conv_gelu(self.proj_1, x))) + x
+        return scaled_residual(x, self.proj_2(self.spatial_gating_unit(conv_gelu(self.proj_1, x))))
 
 
 class VANBlock(nn.Module):
@@ -89,8 +89,8 @@ class VANBlock(nn.Module):
         self.layer_scale_2 = jt.full((dim,), layer_scale_init_value, dtype="float32")
 
     def execute(self, x):
-        x = x + self.drop_path(self.layer_scale_1.reshape(1, -1, 1, 1) * self.attn(self.norm1(x)))
-        x = x + self.drop_path(self.layer_scale_2.reshape(1, -1, 1, 1) * self.mlp(self.norm2(x)))
+        x = add_scaled_branch(x, self.attn(self.norm1(x)), self.layer_scale_1, self.drop_path)
+        x = add_scaled_branch(x, self.mlp(self.norm2(x)), self.layer_scale_2, self.drop_path)
         return x
 
 
