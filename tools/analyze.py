@@ -30,7 +30,7 @@ import jvision  # noqa: E402,F401  (configures Jittor before it is imported)
 import jittor as jt  # noqa: E402
 
 from jvision.ops import dense as _ops_dense, matmul as _ops_matmul  # noqa: E402
-from jvision.ops import pointwise as _ops_pointwise, sdpa as _ops_sdpa  # noqa: E402
+from jvision.ops import conv as _ops_conv, sdpa as _ops_sdpa  # noqa: E402
 from jvision.registry import MODELS  # noqa: E402
 
 
@@ -159,7 +159,7 @@ class MacCounter:
         # A layer's own execute is counted by its module hook (weighted_depth > 0 there); these
         # count the fused calls that bypass it (linear_gelu, conv_gelu).
         (_ops_dense, "linear", lambda out, x, weight, *rest, **kw: _numel(out.shape) * int(weight.shape[1])),
-        (_ops_pointwise, "pointwise_conv2d",
+        (_ops_conv, "pointwise_conv2d",
          lambda out, x, weight, *rest, **kw: _numel(out.shape) * int(weight.shape[1])),
     ]
 

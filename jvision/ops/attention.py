@@ -24,7 +24,7 @@ from jittor import nn
 
 from ._fused import convmod_modulate, lka_spatial, msca_spatial
 from .dwconv import DepthwiseConv2d
-from .pointwise import Conv2d
+from .conv import Conv2d
 from .norm import LayerNorm2d
 
 

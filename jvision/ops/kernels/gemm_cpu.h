@@ -62,5 +62,56 @@ static inline void add_col_sums(const float* m, long R, long D, float* acc) {
         for (; d < D; d++) acc[d] += row[d];
     }
 }
+// Convolution geometry of the im2col kernels (conv_fwd.cc, conv_bwd.cc): kernel, stride, padding,
+// dilation as JV_* compile-time constants; shapes at run time.
+struct ConvDims {
+    long C, H, W, OH, OW;
+};
+
+// col [C*KH*KW, OH*OW] of one sample's x [C, H, W] (zeros outside the map), channels [c0, c1).
+template <int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW>
+static inline void im2col(const float* x, const ConvDims& d, float* col, long c0, long c1) {
+    const long L = d.OH * d.OW;
+    for (long c = c0; c < c1; c++)
+        for (int i = 0; i < KH; i++)
+            for (int j = 0; j < KW; j++) {
+                float* cr = col + ((c * KH + i) * KW + j) * L;
+                for (long oh = 0; oh < d.OH; oh++) {
+                    const long ih = oh * SH - PH + i * DH;
+                    float* o = cr + oh * d.OW;
+                    if (ih < 0 || ih >= d.H) {
+                        for (long ow = 0; ow < d.OW; ow++) o[ow] = 0.f;
+                        continue;
+                    }
+                    const float* xr = x + (c * d.H + ih) * d.W;
+                    for (long ow = 0; ow < d.OW; ow++) {
+                        const long iw = ow * SW - PW + j * DW;
+                        o[ow] = (iw >= 0 && iw < d.W) ? xr[iw] : 0.f;
+                    }
+                }
+            }
+}
+
+// dx [C, H, W] += the columns col [C*KH*KW, OH*OW] scattered back (the transpose of im2col),
+// channels [c0, c1); each channel's plane is written by one caller only.
+template <int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW>
+static inline void col2im_add(const float* col, const ConvDims& d, float* dx, long c0, long c1) {
+    const long L = d.OH * d.OW;
+    for (long c = c0; c < c1; c++)
+        for (int i = 0; i < KH; i++)
+            for (int j = 0; j < KW; j++) {
+                const float* cr = col + ((c * KH + i) * KW + j) * L;
+                for (long oh = 0; oh < d.OH; oh++) {
+                    const long ih = oh * SH - PH + i * DH;
+                    if (ih < 0 || ih >= d.H) continue;
+                    float* xr = dx + (c * d.H + ih) * d.W;
+                    const float* o = cr + oh * d.OW;
+                    for (long ow = 0; ow < d.OW; ow++) {
+                        const long iw = ow * SW - PW + j * DW;
+                        if (iw >= 0 && iw < d.W) xr[iw] += o[ow];
+                    }
+                }
+            }
+}
 }  // namespace jvgemm
 #endif

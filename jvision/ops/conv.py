@@ -1,5 +1,5 @@
-"""1x1 convolutions (stride 1, no padding, one group) as matrix products, and a ``Conv2d`` layer
-that runs its 1x1 case through them.
+"""Convolutions as matrix products on NCHW maps: 1x1 convolutions (stride 1, no padding, one group),
+strided convolutions through im2col, and a ``Conv2d`` layer that runs those cases through them.
 
 Why: the 1x1 convolutions are most of the arithmetic of VAN, MSCAN/SegNeXt and Conv2Former (the
 MLPs and the attention projections). Jittor hands them to oneDNN's convolution, which on NCHW
@@ -9,9 +9,17 @@ W (D x C) . X[n] (C x S)``, reads NCHW as it lies and reaches 60-75 (``kernels/p
 forward and backward, on the ``kernel`` backend with oneDNN, CPU, float32). Other backends, and
 ``reference``: Jittor's convolution.
 
+Strided convolutions (patch embeddings, stems, downsampling layers): oneDNN's reorders cost more
+than their arithmetic there, so :func:`conv2d_im2col` gathers each sample's columns into a
+per-thread buffer and runs one sgemm (``kernels/conv_*.cc``; the backward recomputes the columns
+and scatters the input gradient back), 2-4x faster than Jittor's convolution on the 2x2 stride-2
+downsampling and stride-2 stems measured here. Stride-1 kxk convolutions stay oneDNN's, which is
+as fast or faster there.
+
 :class:`Conv2d` is ``jittor.nn.Conv2d`` (same parameters and names, ``weight [D, C, kh, kw]``,
 ``bias [D]``, so checkpoints load by name and ``isinstance(m, nn.Conv2d)`` holds) whose 1x1 case
-calls :func:`pointwise_conv2d`; every other configuration is Jittor's. :func:`conv_gelu` runs
+calls :func:`pointwise_conv2d` and whose strided one-group case :func:`conv2d_im2col`; every other
+configuration is Jittor's. :func:`conv_gelu` runs
 ``GELU(conv(x))`` with the GELU applied per sample right after its product (the MLPs and attention
 inputs of VAN, MSCAN and Conv2Former); the forward keeps the pre-activation for the backward only
 when gradients are on.
@@ -25,7 +33,7 @@ from . import _cpu
 from .activation import gelu as _gelu
 from .matmul import _mkl
 
-__all__ = ["pointwise_conv2d", "conv_gelu", "Conv2d"]
+__all__ = ["pointwise_conv2d", "conv2d_im2col", "conv_gelu", "Conv2d"]
 
 
 def _header(bias: bool, gelu: bool = False, keep_pre: bool = False) -> str:
@@ -93,6 +101,64 @@ def pointwise_conv2d(x, weight, bias=None, gelu: bool = False, impl: str | None 
     return _gelu(y) if gelu else y
 
 
+def _im2col_header(kernel, stride, padding, dilation, bias: bool, need_dx: bool = False) -> str:
+    return _cpu.header("gemm_cpu.h", KH=kernel[0], KW=kernel[1], SH=stride[0], SW=stride[1], PH=padding[0],
+                       PW=padding[1], DH=dilation[0], DW=dilation[1], BIAS=bias, NEED_DX=need_dx)
+
+
+class _Im2colKernel(jt.Function):
+    def __init__(self, stride, padding, dilation, need_dx: bool):
+        self.geom = (tuple(stride), tuple(padding), tuple(dilation))
+        self.need_dx = need_dx      # decided by the caller: execute sees detached inputs
+
+    def execute(self, x, weight, bias=None):
+        (sh, sw), (ph, pw), (dh, dw) = self.geom
+        n, _, h, w = x.shape
+        kh, kw = weight.shape[2], weight.shape[3]
+        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        self.x, self.w, self.has_bias = x, weight, bias is not None
+        inputs = [x, weight] + ([bias] if self.has_bias else [])
+        return jt.code([n, weight.shape[0], oh, ow], x.dtype, inputs,
+                       cpu_header=_im2col_header((kh, kw), *self.geom, self.has_bias),
+                       cpu_src=_cpu.source("conv_fwd.cc"))
+
+    def grad(self, g):
+        if g is None:
+            return (None,) * (3 if self.has_bias else 2)
+        need_dx = self.need_dx
+        shapes = [list(self.w.shape)] + ([[self.w.shape[0]]] if self.has_bias else []) \
+            + ([list(self.x.shape)] if need_dx else [])
+        outs = jt.code(shapes, [g.dtype] * len(shapes), [self.x, self.w, g],
+                       cpu_header=_im2col_header(tuple(self.w.shape[2:]), *self.geom, self.has_bias, need_dx),
+                       cpu_src=_cpu.source("conv_bwd.cc"))
+        dw, rest = outs[0], list(outs[1:])
+        db = rest.pop(0) if self.has_bias else None
+        dx = rest.pop(0) if need_dx else None
+        return (dx, dw, db) if self.has_bias else (dx, dw)
+
+
+def conv2d_im2col(x, weight, bias=None, stride=1, padding=0, dilation=1, impl: str | None = None):
+    """One-group convolution of ``x [N, C, H, W]`` with ``weight [D, C, kh, kw]`` as im2col + one
+    sgemm per sample (see the module docstring); ``impl`` forces ``"kernel"`` or ``"reference"``
+    (Jittor's convolution)."""
+    stride, padding, dilation = (_pair(v) for v in (stride, padding, dilation))
+    if len(x.shape) != 4 or len(weight.shape) != 4 or weight.shape[1] != x.shape[1]:
+        raise ValueError(f"conv2d_im2col: x must be [N, C, H, W] and weight [D, C, kh, kw], got x {list(x.shape)} "
+                         f"and weight {list(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"conv2d_im2col: bias must be [{weight.shape[0]}], got {list(bias.shape)}")
+    name = impl or _cpu.backend_name()
+    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias)):
+        op = _Im2colKernel(stride, padding, dilation, need_dx=not x.is_stop_grad())
+        return op(x, weight, bias) if bias is not None else op(x, weight)
+    return nn.conv2d(x, weight, bias, stride, padding, dilation)
+
+
+def _pair(v) -> tuple:
+    return (int(v), int(v)) if isinstance(v, int) else tuple(int(i) for i in v)
+
+
 def conv_gelu(conv, x):
     """``GELU(conv(x))`` for a ``Conv2d`` layer ``conv``, the two fused when ``conv`` is 1x1."""
     if isinstance(conv, Conv2d) and conv._is_pointwise():
@@ -102,7 +168,8 @@ def conv_gelu(conv, x):
 
 class Conv2d(nn.Conv2d):
     """``jittor.nn.Conv2d`` whose 1x1 case (stride 1, no padding, one group) runs through
-    :func:`pointwise_conv2d`; see the module docstring."""
+    :func:`pointwise_conv2d` and whose strided one-group case through :func:`conv2d_im2col`; see
+    the module docstring."""
 
     def _is_pointwise(self) -> bool:
         return (tuple(self.kernel_size) == (1, 1) and tuple(self.stride) == (1, 1)
@@ -111,4 +178,6 @@ class Conv2d(nn.Conv2d):
     def execute(self, x):
         if self._is_pointwise():
             return pointwise_conv2d(x, self.weight, self.bias)
+        if self.groups == 1 and max(self.stride) > 1:
+            return conv2d_im2col(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
         return super().execute(x)

@@ -1,4 +1,4 @@
-"""1x1 convolutions as per-sample matrix products (jvision.ops.pointwise_conv2d, jvision.ops.Conv2d):
+"""Convolutions as matrix products (jvision.ops.pointwise_conv2d, conv2d_im2col, Conv2d): 1x1 ones:
 our CPU kernel against Jittor's convolution, forward and the gradients of input, weight and bias,
 for batches that take the per-sample-task path (N >= threads) and the sample-by-sample path (N = 1),
 with and without bias; other Conv2d configurations stay Jittor's."""
@@ -10,7 +10,7 @@ import pytest
 import jvision  # noqa: F401
 import jittor as jt
 from jittor import nn
-from jvision.ops import Conv2d, conv_gelu, pointwise_conv2d
+from jvision.ops import Conv2d, conv2d_im2col, conv_gelu, pointwise_conv2d
 
 
 @pytest.mark.parametrize("n,bias", [(3, True), (1, True), (2, False)])
@@ -62,3 +62,31 @@ def test_fused_gelu_matches_conv_then_gelu(n):
         np.testing.assert_allclose(a, r, atol=2e-5, rtol=1e-5, err_msg=name)
     with jt.no_grad():
         np.testing.assert_allclose(conv_gelu(conv, jt.array(x_np)).numpy(), out["reference"][0], atol=2e-5)
+
+
+@pytest.mark.parametrize("n,k,stride,pad,dil,bias", [(2, 3, 2, 1, 1, True), (1, 2, 2, 0, 1, False), (3, 3, 2, 2, 2, True)])
+def test_im2col_matches_jittor_convolution(n, k, stride, pad, dil, bias):
+    """Strided convolutions through im2col + sgemm: the per-sample-task path (n >= threads), the
+    sample-by-sample path (n = 1), patchify (k = stride, no padding), dilation; x, w, b gradients."""
+    rng = np.random.default_rng(n * 10 + k)
+    x_np = rng.standard_normal((n, 3, 9, 11)).astype(np.float32)
+    w_np = rng.standard_normal((4, 3, k, k)).astype(np.float32)
+    b_np = rng.standard_normal((4,)).astype(np.float32)
+    out = {}
+    for impl in ("kernel", "reference"):
+        x, w = jt.array(x_np), jt.array(w_np)
+        b = jt.array(b_np) if bias else None
+        y = conv2d_im2col(x, w, b, stride, pad, dil, impl=impl)
+        g = jt.array(np.random.default_rng(0).standard_normal(y.shape).astype(np.float32))
+        out[impl] = [y.numpy()] + [v.numpy() for v in jt.grad((y * g).sum(), [x, w] + ([b] if bias else []))]
+    for name, a, r in zip(("y", "dx", "dw", "db"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, r, atol=3e-5, rtol=1e-5, err_msg=name)
+
+
+def test_strided_layer_without_input_gradient():
+    """An image stem: the input needs no gradient, so the backward skips dx; dW still matches."""
+    conv = Conv2d(3, 4, 3, stride=2, padding=1)
+    x = jt.array(np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)).stop_grad()
+    dw = jt.grad(conv(x).sqr().sum(), conv.weight).numpy()
+    ref = jt.grad(nn.conv2d(x, conv.weight, conv.bias, 2, 1).sqr().sum(), conv.weight).numpy()
+    np.testing.assert_allclose(dw, ref, atol=3e-5, rtol=1e-5)
