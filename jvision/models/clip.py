@@ -29,6 +29,7 @@ import jittor as jt
 from jittor import nn
 
 from ..registry import MODELS
+from ..ops.conv import Conv2d
 from .layers import LayerNorm, Linear
 from .vit import attend
 
@@ -143,7 +144,7 @@ class CLIPVisionTransformer(nn.Module):
         self.input_resolution, self.patch_size, self.width = input_resolution, patch_size, width
         self.output_dim, self.tokens = output_dim, tokens
         self.grid = input_resolution // patch_size
-        self.conv1 = nn.Conv2d(3, width, patch_size, stride=patch_size, bias=False)
+        self.conv1 = Conv2d(3, width, patch_size, stride=patch_size, bias=False)
         scale = width ** -0.5
         self.class_embedding = jt.randn(width) * scale
         self.positional_embedding = jt.randn((self.grid ** 2 + 1, width)) * scale

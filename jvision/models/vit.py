@@ -20,6 +20,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from ..ops.conv import Conv2d
 from ..ops.matmul import batched_matmul
 from ..ops.sdpa import scaled_dot_product_attention
 from ..registry import MODELS
@@ -71,7 +72,7 @@ class PatchEmbed(nn.Module):
         self.patch_size = to_2tuple(patch_size)
         self.grid_size = (self.img_size[0] // self.patch_size[0], self.img_size[1] // self.patch_size[1])
         self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.proj = nn.Conv2d(in_chans, embed_dim, self.patch_size, stride=self.patch_size)
+        self.proj = Conv2d(in_chans, embed_dim, self.patch_size, stride=self.patch_size)
 
     def execute(self, x):
         if tuple(x.shape[2:]) != self.img_size:
