@@ -21,6 +21,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from ...ops.conv import Conv2d
 from ...ops.conv3d import Conv3d, conv3d
 from ..layers import count_parameters  # noqa: F401  (re-exported for the variants' docs)
 from .flow import SPyNet, resize_bilinear
@@ -54,7 +55,7 @@ class Encoder(nn.Module):
         layers = []
         for cin, cout, stride, groups in self.OFFICIAL:
             cin = cin if cin == 3 else cin * channel // 128
-            layers += [nn.Conv2d(cin, cout * channel // 128, 3, stride, 1, groups=groups), nn.LeakyReLU(0.2)]
+            layers += [Conv2d(cin, cout * channel // 128, 3, stride, 1, groups=groups), nn.LeakyReLU(0.2)]
         self.layers = nn.Sequential(*layers)
 
     def execute(self, x):
@@ -79,7 +80,7 @@ class Deconv(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel_size: int = 3, padding: int = 1):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel_size, 1, padding)
+        self.conv = Conv2d(cin, cout, kernel_size, 1, padding)
 
     def execute(self, x):
         x = resize_bilinear(x, (x.shape[2] * 2, x.shape[3] * 2), align_corners=True)
@@ -129,9 +130,9 @@ class InpaintGenerator(nn.Module):
         c2 = channel // 2  # the decoder's 64-channel layers of the official 128
         self.decoder = nn.Sequential(
             Deconv(channel, channel, 3, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(channel, c2, 3, 1, 1), nn.LeakyReLU(0.2),
+            Conv2d(channel, c2, 3, 1, 1), nn.LeakyReLU(0.2),
             Deconv(c2, c2, 3, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(c2, 3, 3, 1, 1))
+            Conv2d(c2, 3, 3, 1, 1))
         self.feat_prop_module = BidirectionalPropagation(channel, offset_bound=offset_bound)
         self.ss = SoftSplit(channel, hidden, kernel_size, stride, padding)
         self.sc = SoftComp(channel, hidden, kernel_size, stride, padding,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import jittor as jt
 from jittor import nn
 
+from ...ops.conv import Conv2d
 from ...ops.deform import ModulatedDeformConv2d, modulated_deform_conv2d
 from .flow import flow_warp
 
@@ -35,10 +36,10 @@ class SecondOrderDeformableAlignment(ModulatedDeformConv2d):
         self.offset_bound = offset_bound
         c = out_channels
         self.conv_offset = nn.Sequential(
-            nn.Conv2d(3 * c + 4, c, 3, 1, 1), nn.LeakyReLU(0.1),
-            nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1),
-            nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1),
-            nn.Conv2d(c, 27 * deform_groups, 3, 1, 1))
+            Conv2d(3 * c + 4, c, 3, 1, 1), nn.LeakyReLU(0.1),
+            Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1),
+            Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1),
+            Conv2d(c, 27 * deform_groups, 3, 1, 1))
         self._stats = {}
         self.init_offset()
 
@@ -95,10 +96,10 @@ class BidirectionalPropagation(nn.Module):
         align = [SecondOrderDeformableAlignment(2 * channel, channel, 3, padding=1, deform_groups=16,
                                                 offset_bound=offset_bound) for _ in range(2)]
         self.deform_align = _Branches(*align)
-        backbone = [nn.Sequential(nn.Conv2d((2 + i) * channel, channel, 3, 1, 1), nn.LeakyReLU(0.1),
-                                  nn.Conv2d(channel, channel, 3, 1, 1)) for i in range(2)]
+        backbone = [nn.Sequential(Conv2d((2 + i) * channel, channel, 3, 1, 1), nn.LeakyReLU(0.1),
+                                  Conv2d(channel, channel, 3, 1, 1)) for i in range(2)]
         self.backbone = _Branches(*backbone)
-        self.fusion = nn.Conv2d(2 * channel, channel, 1, 1, 0)
+        self.fusion = Conv2d(2 * channel, channel, 1, 1, 0)
 
     def execute(self, x, flows_backward, flows_forward):
         b, t, c, h, w = x.shape
