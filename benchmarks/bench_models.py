@@ -20,7 +20,9 @@ What a step is (the same on both sides):
   train  forward in training mode, the loss, backward, one AdamW update (lr 1e-4, wd 0.05; every
          parameter decayed) -- classification: cross-entropy of the logits; SegNeXt: the decode
          head's loss (logits resized to the labels, cross-entropy ignoring 255, mean over pixels)
-         and pixel accuracy; MAE: the pixel reconstruction loss with 75% masking.
+         and pixel accuracy; MAE: the pixel reconstruction loss with 75% masking. Our side computes
+         the loss before building the backward, as the engine does by default
+         (``train.sync_after_forward``); ``--no-sync-after-forward`` builds one graph.
   infer  forward in evaluation mode without gradients -- SegNeXt: backbone, head and the bilinear
          resize of the logits to the image (mmseg's whole inference); MAE: the masked forward.
 Inputs are random (the same shapes both sides); drop path 0.1 in training where the model has it.
@@ -84,7 +86,7 @@ DEFAULT_CASES = [c.name for c in CASES.values() if c.kind != "video"]
 # ------------------------------------------------------------------------------------------------
 # workers
 
-def _ours(case: Case, drop_path: float, sync_after_forward: bool = False):
+def _ours(case: Case, drop_path: float, sync_after_forward: bool = True):
     import numpy as np
 
     import jvision  # noqa: F401  (configures Jittor)
@@ -331,7 +333,7 @@ def _spawn(impl: str, case: Case, threads: int, args) -> Worker:
     python = sys.executable if impl == "ours" else args.torch_python
     cmd = [python, str(Path(__file__).resolve()), "--_worker", impl, "--case", case.name, "--threads", str(threads),
            "--warmup", str(args.warmup), "--drop-path", str(args.drop_path),
-           *(["--sync-after-forward"] if args.sync_after_forward else []), "--official", str(args.official or ""),
+           *([] if args.sync_after_forward else ["--no-sync-after-forward"]), "--official", str(args.official or ""),
            "--batch", str(args.batch or 0), "--size", str(args.size or 0)]
     stderr = open(args.log_dir / f"{case.model}_{case.mode}_{impl}_t{threads}.log", "w")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
@@ -437,8 +439,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=8, help="timed steps per implementation")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (Jittor compiles there)")
     p.add_argument("--drop-path", type=float, default=0.1, help="drop path rate in training (both sides)")
-    p.add_argument("--sync-after-forward", action="store_true",
-                   help="our training step computes the loss before building the backward (train.sync_after_forward)")
+    p.add_argument("--sync-after-forward", action=argparse.BooleanOptionalAction, default=True,
+                   help="our training step computes the loss before building the backward, as the engine's "
+                        "train.sync_after_forward (default: on, as the engine)")
     p.add_argument("--batch", type=int, default=0, help="override every case's batch (quick checks)")
     p.add_argument("--size", type=int, default=0, help="override every case's image size (quick checks)")
     p.add_argument("--official", default=os.environ.get("JVISION_OFFICIAL_DIR"),

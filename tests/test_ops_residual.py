@@ -45,3 +45,19 @@ def test_blocks_keep_their_drop_path_in_training():
     np.testing.assert_allclose(delta[kept][:, 1], 4.0, atol=1e-5)
     drop.eval()
     np.testing.assert_allclose((add_scaled_branch(x, branch, scale, drop) - x).numpy()[:, 1], 2.0, atol=1e-5)
+
+
+def test_gelu_branch_matches_the_composition():
+    """``x + GELU(branch)`` (Conv2Former's MLP): values and the gradients of x and branch."""
+    rng = np.random.default_rng(5)
+    x_np, b_np = (rng.standard_normal((2, 3, 5, 7)).astype(np.float32) for _ in range(2))
+    g = jt.array(rng.standard_normal((2, 3, 5, 7)).astype(np.float32))
+    out = {}
+    for impl in ("kernel", "reference"):
+        x, b = jt.array(x_np), jt.array(b_np)
+        y = scaled_residual(x, b, gelu=True, impl=impl)
+        out[impl] = [y.numpy()] + [v.numpy() for v in jt.grad((y * g).sum(), [x, b])]
+    for name, a, r in zip(("y", "dx", "db"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, r, atol=2e-5, rtol=1e-5, err_msg=name)
+    with pytest.raises(ValueError, match="no scale"):
+        scaled_residual(jt.array(x_np), jt.array(b_np), jt.ones((3,)), gelu=True)

@@ -33,7 +33,7 @@ TRAIN = Schema({
     "accumulate": Field(int, min=1, doc="micro-batches per optimizer step"),
     "amp": Field((bool, str), check=_amp_value, expect="False, True, 'float16' or 'bfloat16'"),
     "seed": Field(int, min=0),
-    "sync_after_forward": Field(bool, doc="run the forward before building the backward"),
+    "sync_after_forward": Field(bool, doc="run the forward before building the backward (default True)"),
 }, doc="training loop settings")
 
 

@@ -225,7 +225,7 @@ class Trainer:
                  schedule=None, val_loader: DataLoader | None = None, metric=None, cfg: Config | None = None,
                  seed: int = 0, log_interval: int = 10, val_interval: int = 0, ckpt_interval: int = 0,
                  keep_ckpts: int = 3, grad_clip: float | dict | None = None, accumulate: int = 1,
-                 amp: bool | str = False, sync_after_forward: bool = False, loss_scaler: LossScaler | None = None,
+                 amp: bool | str = False, sync_after_forward: bool = True, loss_scaler: LossScaler | None = None,
                  hooks: list[Hook] | None = None, name: str | None = None):
         if accumulate < 1:
             raise ValueError(f"train.accumulate must be >= 1, got {accumulate}")
@@ -306,7 +306,7 @@ class Trainer:
                       ckpt_interval=train_cfg.get("ckpt_interval", 0),
                       keep_ckpts=train_cfg.get("keep_ckpts", 3), grad_clip=train_cfg.get("grad_clip"),
                       accumulate=train_cfg.get("accumulate", 1), amp=train_cfg.get("amp", False),
-                      sync_after_forward=train_cfg.get("sync_after_forward", False), hooks=hooks)
+                      sync_after_forward=train_cfg.get("sync_after_forward", True), hooks=hooks)
         if resume:
             trainer.resume(None if resume is True else resume)
         if is_main_process():

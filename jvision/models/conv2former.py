@@ -52,7 +52,7 @@ class Conv2FormerMLP(nn.Module):
 
     def execute(self, x):
         x = conv_gelu(self.fc1, self.norm(x))     # self.act(self.fc1(...)) as one op
-        x = scaled_residual(x, self.act(self.pos(x)))    # x + GELU(pos(x)) in one pass
+        x = scaled_residual(x, self.pos(x), gelu=True)   # x + self.act(self.pos(x)) in one pass
         return self.fc2(x)
 
 
