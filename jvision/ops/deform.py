@@ -24,8 +24,9 @@ Implementations, chosen by the ops backend switch of :mod:`jvision.ops` (``get_b
     Our modulated im2col and its exact backward as ``jt.code`` ops (``kernels/deform_cpu.h``,
     ``deform_im2col.cc``, ``deform_col2im.cc`` with OpenMP on CPU; ``deform_cuda.cu`` on CUDA,
     compiled in the tests but not yet run on a GPU).
-    The columns are multiplied with the weight by Jittor's matmul, whose autograd gives the
-    weight and bias gradients; the kernels give those of the input, offset and mask.
+    The columns are multiplied with the weight as a 1x1 convolution of the columns (one group: our
+    ``pointwise_conv2d``, whose backward gives the weight and bias gradients) or batched products
+    (several groups); the kernels give the gradients of the input, offset and mask.
 
 Both accept float32 and float64 (the CUDA source also compiles for float16-free float types only).
 """
@@ -40,7 +41,9 @@ import jittor as jt
 from jittor import nn
 
 from . import _jtcode
+from .conv import pointwise_conv2d
 from .dwconv import _pair, get_backend, needs_grad
+from .matmul import batched_matmul
 
 __all__ = ["modulated_deform_conv2d", "modulated_deform_conv2d_impl", "ModulatedDeformConv2d",
            "DeformGeom", "deform_dispatch"]
@@ -122,12 +125,19 @@ def check_args(x, offset, mask, weight, bias=None, stride=1, padding=0, dilation
 # The convolution of the columns (shared by every implementation)
 
 def _conv_columns(col, weight, bias, g: DeformGeom, n: int, oh: int, ow: int):
-    """``col`` [N, C*K, L] (channel-major, tap-minor) times ``weight`` -> [N, O, OH, OW]."""
+    """``col`` [N, C*K, L] (channel-major, tap-minor) times ``weight`` -> [N, O, OH, OW].
+
+    One group: a 1x1 convolution of the columns (``pointwise_conv2d``: one sgemm per sample on the
+    ``kernel`` backend, with the bias). Several: batched products per (sample, group). Never a 4-D
+    ``jt.matmul``, which Jittor runs on the CPU as one single-threaded broadcast-multiply-reduce."""
     o = weight.shape[0]
     ck = col.shape[1] // g.groups
-    wm = weight.reshape([1, g.groups, o // g.groups, ck])
-    y = jt.matmul(wm, col.reshape([n, g.groups, ck, oh * ow]))
-    y = y.reshape([n, o, oh, ow])
+    if g.groups == 1:
+        y = pointwise_conv2d(col.reshape([n, ck, 1, oh * ow]), weight.reshape([o, ck, 1, 1]), bias)
+        return y.reshape([n, o, oh, ow])
+    og = o // g.groups
+    wm = weight.reshape([1, g.groups, og, ck]).broadcast([n, g.groups, og, ck]).reshape([n * g.groups, og, ck])
+    y = batched_matmul(wm, col.reshape([n * g.groups, ck, oh * ow])).reshape([n, o, oh, ow])
     if bias is not None:
         y = y + bias.broadcast(y.shape, [0, 2, 3])
     return y
