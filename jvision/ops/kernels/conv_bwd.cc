@@ -53,15 +53,8 @@
         if (n0 == n1)
             for (long i = 0; i < D * K; i++) acc[i] = 0.f;
     }
-    for (int t = 1; t < T; t++) {
-        const float* p = part.data() + (size_t)(t - 1) * D * K;
-        for (long i = 0; i < D * K; i++) dw_p[i] += p[i];
-    }
+    jvgemm::reduce_partials(dw_p, part.data(), T, D * K);
 #if JV_BIAS
-    for (long o = 0; o < D; o++) {
-        double s = 0.0;
-        for (int t = 0; t < T; t++) s += bsum[(size_t)t * D + o];
-        db_p[o] = (float)s;
-    }
+    jvgemm::reduce_bias_sums(bsum.data(), T, D, db_p);
 #endif
 }

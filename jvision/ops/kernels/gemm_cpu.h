@@ -113,5 +113,21 @@ static inline void col2im_add(const float* col, const ConvDims& d, float* dx, lo
                 }
             }
 }
+// The per-thread partial sums of a per-sample-task backward (pointwise_bwd.cc, conv_bwd.cc), reduced
+// in a fixed order so that the result does not depend on the schedule: dw (thread 0's own partial)
+// += the partials of threads 1..T-1 (n floats each); db[d] = the sum over threads of bsum[t][d].
+static inline void reduce_partials(float* dw, const float* part, int T, long n) {
+    for (int t = 1; t < T; t++) {
+        const float* p = part + (size_t)(t - 1) * n;
+        for (long i = 0; i < n; i++) dw[i] += p[i];
+    }
+}
+static inline void reduce_bias_sums(const double* bsum, int T, long D, float* db) {
+    for (long d = 0; d < D; d++) {
+        double s = 0.0;
+        for (int t = 0; t < T; t++) s += bsum[(size_t)t * D + d];
+        db[d] = (float)s;
+    }
+}
 }  // namespace jvgemm
 #endif

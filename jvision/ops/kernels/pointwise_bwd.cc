@@ -51,15 +51,8 @@
         if (n0 == n1)
             for (long i = 0; i < D * C; i++) acc[i] = 0.f;
     }
-    for (int t = 1; t < T; t++) {
-        const float* p = part.data() + (size_t)(t - 1) * D * C;
-        for (long i = 0; i < D * C; i++) dw_p[i] += p[i];
-    }
+    jvgemm::reduce_partials(dw_p, part.data(), T, D * C);
 #if JV_BIAS
-    for (long d = 0; d < D; d++) {
-        double s = 0.0;
-        for (int t = 0; t < T; t++) s += bsum[(size_t)t * D + d];
-        out2_p[d] = (float)s;
-    }
+    jvgemm::reduce_bias_sums(bsum.data(), T, D, out2_p);
 #endif
 }
