@@ -24,7 +24,7 @@ from jittor import nn
 
 from ..convert.fixtures import (Adapter, build_registered, input_var, official_kwargs, register_adapter,
                                 register_parts)
-from ..ops import Conv2d, LayerNorm2d, MultiScaleConvAttention
+from ..ops import Conv2d, MultiScaleConvAttention
 from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import build_batchnorm, norm_layer_from_cfg

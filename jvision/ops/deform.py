@@ -42,7 +42,7 @@ from jittor import nn
 
 from . import _jtcode
 from .conv import pointwise_conv2d
-from .dwconv import _pair, get_backend, needs_grad
+from .dwconv import _pair, get_backend
 from .matmul import batched_matmul
 
 __all__ = ["modulated_deform_conv2d", "modulated_deform_conv2d_impl", "ModulatedDeformConv2d",
