@@ -30,7 +30,7 @@ from .activation import GELU, gelu  # noqa: F401
 from .resize import resize_bilinear  # noqa: F401
 from .cross_entropy import resized_argmax, softmax_cross_entropy  # noqa: F401
 from .matmul import batched_matmul  # noqa: F401
-from .conv import Conv2d, conv2d_im2col, conv_gelu, pointwise_conv2d  # noqa: F401
+from .conv import Conv2d, conv2d_im2col, conv_gelu, conv_residual, pointwise_conv2d  # noqa: F401
 from .dense import Linear, linear, linear_gelu  # noqa: F401
 from .residual import scaled_residual  # noqa: F401
 from .sdpa import scaled_dot_product_attention  # noqa: F401
