@@ -23,7 +23,8 @@ import jittor as jt
 from jittor import nn
 
 from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
-from ..ops import Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu, conv_residual, scaled_residual
+from ..ops import (Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu, conv_residual,
+                   depthwise_residual_gelu)
 from ..ops.activation import GELU
 from ..registry import MODELS
 from .layers import (DropPath, StagedBackbone, add_scaled_branch_of, build_batchnorm, linear_drop_path_rates, ones_,
@@ -52,7 +53,7 @@ class Conv2FormerMLP(nn.Module):
 
     def execute(self, x, residual=None, scale=None):
         x = conv_gelu(self.fc1, self.norm(x))     # self.act(self.fc1(...)) as one op
-        x = scaled_residual(x, self.pos(x), gelu=True)   # x + self.act(self.pos(x)) in one pass
+        x = depthwise_residual_gelu(x, self.pos.weight, self.pos.bias, self.pos.padding)   # x + act(pos(x))
         return self.fc2(x) if residual is None else conv_residual(self.fc2, x, residual, scale)
 
 

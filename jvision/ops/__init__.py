@@ -21,7 +21,7 @@ float32 and Jittor's own ops otherwise (on CUDA, or for other dtypes). ``conv3d`
 convolutions over the frames (oneDNN / cuDNN) except under ``reference`` (Jittor's ``nn.conv3d``).
 """
 from .dwconv import (BACKENDS, DepthwiseConv2d, backend, depthwise_conv2d,  # noqa: F401
-                     depthwise_conv2d_impl, get_backend, set_backend)
+                     depthwise_conv2d_impl, depthwise_residual_gelu, get_backend, set_backend)
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d  # noqa: F401
 from .conv3d import Conv3d, conv3d  # noqa: F401
 from .norm import (BatchNorm2d, GroupNorm, LayerNorm, LayerNorm2d, batch_norm, group_norm,  # noqa: F401
