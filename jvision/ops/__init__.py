@@ -33,6 +33,6 @@ from .matmul import batched_matmul  # noqa: F401
 from .conv import Conv2d, conv2d_im2col, conv_gelu, conv_residual, pointwise_conv2d  # noqa: F401
 from .dense import Linear, linear, linear_gelu  # noqa: F401
 from .residual import scaled_residual  # noqa: F401
-from .sdpa import scaled_dot_product_attention  # noqa: F401
+from .sdpa import packed_self_attention, scaled_dot_product_attention  # noqa: F401
 from .attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention  # noqa: F401
 from .autotune import pin, pinned, format_report, report  # noqa: F401
