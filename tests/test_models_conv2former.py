@@ -44,3 +44,21 @@ def test_classifier_mode_and_frozen_stem():
     model.eval()
     x = jt.array(np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32))
     assert tuple(model(x).shape) == (2, 10) and tuple(model.forward_features(x).shape) == (2, 1280)
+
+
+def test_inference_without_gradients_equals_the_forward_with_them():
+    """Under ``jt.no_grad()`` each block's residual sums run inside the projections' 1x1 kernels
+    (``add_scaled_branch_of``); the outputs equal the forward with gradients on, where they are
+    separate ops. Layer scales are set to O(1) so that the branches matter."""
+    model = Conv2Former(**TINY, num_classes=10)
+    rng = np.random.default_rng(1)
+    for block in [b for stage in model.stages for b in stage]:
+        for ls in (block.layer_scale_1, block.layer_scale_2):
+            ls.assign(jt.array(rng.uniform(0.5, 1.5, ls.shape).astype(np.float32)))
+    model.eval()
+    x = jt.array(rng.standard_normal((2, 3, 64, 64)).astype(np.float32))
+    with_grad = model(x).numpy()
+    with jt.no_grad():
+        without = model(x).numpy()
+    assert np.abs(with_grad).max() > 1e-2
+    np.testing.assert_allclose(without, with_grad, atol=1e-4, rtol=1e-4)

@@ -72,6 +72,29 @@ def test_cache_is_reloaded_without_timing_again(toy, tmp_path):
     assert {autotune.select(_p()).name for _ in range(3)} == {"fast"}
 
 
+def test_retune_times_cached_problems_again_and_overwrites_them(toy, tmp_path):
+    """``set_retune(True)`` (``tools/codegen.py tune --retune``): an entry timed on a busy machine
+    is timed again and replaced."""
+    autotune.select(_p())
+    path = tmp_path / "autotune.json"
+    data = json.loads(path.read_text())
+    (section, entries), = data["devices"].items()
+    entries[_p().key()]["variant"] = "slow"            # what a loaded machine may have recorded
+    path.write_text(json.dumps(data))
+    autotune.forget()
+    autotune.set_cache_path(path)
+    assert autotune.select(_p()).name == "slow"        # cached: not timed
+    toy.clear()
+    autotune.set_retune(True)
+    try:
+        assert autotune.select(_p()).name == "fast" and sorted(set(toy)) == ["fast", "mid", "slow"]
+    finally:
+        autotune.set_retune(False)
+    autotune.forget()
+    autotune.set_cache_path(path)
+    assert autotune.select(_p()).name == "fast" and autotune.report()[-1]["reason"] == "cached"
+
+
 def test_ineligible_variants_are_not_timed(toy):
     assert autotune.select(_p(n=12)).name == "mid"
     assert "fast" not in toy

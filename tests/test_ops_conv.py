@@ -10,7 +10,7 @@ import pytest
 import jvision  # noqa: F401
 import jittor as jt
 from jittor import nn
-from jvision.ops import Conv2d, conv2d_im2col, conv_gelu, pointwise_conv2d
+from jvision.ops import Conv2d, conv2d_im2col, conv_gelu, conv_residual, pointwise_conv2d
 
 
 @pytest.mark.parametrize("n,bias", [(3, True), (1, True), (2, False)])
@@ -63,6 +63,44 @@ def test_fused_gelu_matches_conv_then_gelu(n):
     with jt.no_grad():
         np.testing.assert_allclose(conv_gelu(conv, jt.array(x_np)).numpy(), out["reference"][0], atol=2e-5)
 
+
+
+@pytest.mark.parametrize("shape,gelu,bias,scaled", [((3, 5, 3, 7), False, True, True),    # panels of 2 samples
+                                                    ((1, 5, 23, 47), True, False, True),  # 2 column ranges
+                                                    ((3, 5, 3, 7), True, True, False)])
+def test_residual_epilogue_matches_conv_then_residual(shape, gelu, bias, scaled):
+    """``residual + scale * act(conv(x))`` (the layer-scaled end of a Conv2Former branch): under
+    ``jt.no_grad()`` the kernel computes the sum in the product's pass -- panels grouping several
+    small samples, or cutting one large sample -- and equals the reference; with gradients on it
+    is the product followed by the residual op, and its gradients equal the reference's."""
+    rng = np.random.default_rng(sum(shape))
+    n, c, h, w = shape
+    x_np = rng.standard_normal(shape).astype(np.float32)
+    r_np = rng.standard_normal((n, 6, h, w)).astype(np.float32)
+    w_np = rng.standard_normal((6, c, 1, 1)).astype(np.float32)
+    b_np, s_np = rng.standard_normal((6,)).astype(np.float32), rng.standard_normal((6,)).astype(np.float32)
+    g = jt.array(rng.standard_normal((n, 6, h, w)).astype(np.float32))
+
+    def run(impl):
+        x, r, wt = jt.array(x_np), jt.array(r_np), jt.array(w_np)
+        b = jt.array(b_np) if bias else None
+        s = jt.array(s_np) if scaled else None
+        y = pointwise_conv2d(x, wt, b, gelu=gelu, residual=r, scale=s, impl=impl)
+        wrt = [v for v in (x, r, wt, b, s) if v is not None]
+        return [y.numpy()] + [v.numpy() for v in jt.grad((y * g).sum(), wrt)]
+
+    ref, ker = run("reference"), run("kernel")
+    for i, (a, e) in enumerate(zip(ker, ref)):
+        np.testing.assert_allclose(a, e, atol=1e-4, rtol=1e-5, err_msg=f"output/gradient {i}")
+    with jt.no_grad():
+        y = pointwise_conv2d(jt.array(x_np), jt.array(w_np), jt.array(b_np) if bias else None, gelu=gelu,
+                             residual=jt.array(r_np), scale=jt.array(s_np) if scaled else None)
+        np.testing.assert_allclose(y.numpy(), ref[0], atol=1e-4, rtol=1e-5)
+        conv = Conv2d(c, 6, 1)
+        expect = r_np + conv(jt.array(x_np)).numpy()
+        np.testing.assert_allclose(conv_residual(conv, jt.array(x_np), jt.array(r_np)).numpy(), expect, atol=1e-4)
+    with pytest.raises(ValueError, match="residual must be"):
+        pointwise_conv2d(jt.array(x_np), jt.array(w_np), residual=jt.array(x_np))
 
 @pytest.mark.parametrize("n,k,stride,pad,dil,bias", [(2, 3, 2, 1, 1, True), (1, 2, 2, 0, 1, False), (3, 3, 2, 2, 2, True)])
 def test_im2col_matches_jittor_convolution(n, k, stride, pad, dil, bias):

@@ -297,3 +297,27 @@ def test_module_in_eval_mode_still_gives_input_gradient():
     conv.train()
     for a, r in zip(res["kernel"], res["reference"]):
         assert np.abs(a - r).max() <= TOL
+
+
+@pytest.mark.parametrize("k,pad,dil,bias", [(3, 1, 1, True), (5, 4, 2, False)])
+def test_residual_gelu_epilogue_matches_conv_then_residual(k, pad, dil, bias):
+    """``depthwise_residual_gelu``: ``x + GELU(conv(x))`` as the convolution's epilogue (inference,
+    through the variant the autotuner picks) equals the reference composition on odd sizes; with
+    gradients on it is the convolution then the residual op, gradients included."""
+    rng = np.random.default_rng(k)
+    x_np = rng.standard_normal((2, 3, 9, 21)).astype(np.float32)      # 21 columns: a partial vector
+    w_np = rng.standard_normal((3, 1, k, k)).astype(np.float32)
+    b_np = rng.standard_normal((3,)).astype(np.float32) if bias else None
+    x, w = jt.array(x_np), jt.array(w_np)
+    b = jt.array(b_np) if bias else None
+    with ops.backend("reference"):
+        ref = ops.depthwise_residual_gelu(x, w, b, pad, dil)
+        ref_grads = jt.grad((ref * ref).sum(), [x, w])
+        ref, ref_grads = ref.numpy(), [v.numpy() for v in ref_grads]
+    with jt.no_grad():
+        np.testing.assert_allclose(ops.depthwise_residual_gelu(x, w, b, pad, dil).numpy(), ref, atol=1e-5, rtol=1e-5)
+    y = ops.depthwise_residual_gelu(x, w, b, pad, dil)
+    for a, e in zip([y.numpy()] + [v.numpy() for v in jt.grad((y * y).sum(), [x, w])], [ref] + ref_grads):
+        np.testing.assert_allclose(a, e, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="does not keep the size"):
+        ops.depthwise_residual_gelu(x, w, b, pad + 1, dil)

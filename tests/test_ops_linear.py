@@ -13,7 +13,8 @@ from jittor import nn
 from jvision.ops import Linear, linear, linear_gelu
 
 
-@pytest.mark.parametrize("lead,bias,gelu", [((2, 7), True, False), ((5,), False, False), ((3, 9), True, True)])
+@pytest.mark.parametrize("lead,bias,gelu", [((2, 7), True, False), ((5,), False, False), ((3, 9), True, True),
+                                            ((1,), True, True), ((2, 300), False, True)])
 def test_kernel_matches_matmul_plus_bias(lead, bias, gelu):
     rng = np.random.default_rng(len(lead) * 7 + int(gelu))
     x_np = rng.standard_normal(lead + (11,)).astype(np.float32)

@@ -11,7 +11,7 @@ import jvision  # noqa: F401
 import jittor as jt
 from jvision.models.layers import Dropout
 from jvision.models.vit import attend
-from jvision.ops import scaled_dot_product_attention
+from jvision.ops import packed_self_attention, scaled_dot_product_attention
 
 
 @pytest.mark.parametrize("qshape,kshape,scale", [((2, 7, 5), (2, 11, 5), 0.37), ((3, 19, 8), (3, 19, 8), 8 ** -0.5)])
@@ -72,3 +72,28 @@ def test_key_bias_is_shared_by_the_entries_of_a_group():
     np.testing.assert_allclose(out["kernel"][0], expected, atol=2e-5)
     with pytest.raises(ValueError, match="key_bias"):
         scaled_dot_product_attention(jt.array(q_np), jt.array(k_np), jt.array(v_np), key_bias=jt.zeros((3, 9)))
+
+
+@pytest.mark.parametrize("samples", [1, 3])
+def test_packed_layout_matches_split_permute_attend(samples):
+    """``packed_self_attention`` on a ``[S, N, 3 C]`` projection: the kernel, which reads the heads
+    in place, equals splitting / permuting to ``[S * heads, N, d]``, the reference attention and
+    permuting back -- output and the gradient of the projection."""
+    rng = np.random.default_rng(samples)
+    heads, n, d = 3, 7, 5
+    qkv_np = rng.standard_normal((samples, n, 3 * heads * d)).astype(np.float32)
+    g = jt.array(rng.standard_normal((samples, n, heads * d)).astype(np.float32))
+    out = {}
+    for impl in ("kernel", "reference"):
+        qkv = jt.array(qkv_np)
+        y = packed_self_attention(qkv, heads, 0.37, impl=impl)
+        out[impl] = [y.numpy(), jt.grad((y * g).sum(), qkv).numpy()]
+    q, k, v = qkv_np.reshape(samples, n, 3, heads, d).transpose(2, 0, 3, 1, 4)
+    s = q @ k.transpose(0, 1, 3, 2) * 0.37
+    p = np.exp(s - s.max(-1, keepdims=True))
+    expect = (p / p.sum(-1, keepdims=True) @ v).transpose(0, 2, 1, 3).reshape(samples, n, heads * d)
+    np.testing.assert_allclose(out["reference"][0], expect, atol=1e-5)
+    for name, a, r in zip(("y", "dqkv"), out["kernel"], out["reference"]):
+        np.testing.assert_allclose(a, r, atol=2e-5, rtol=1e-5, err_msg=name)
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        packed_self_attention(jt.array(qkv_np), 4)

@@ -156,6 +156,8 @@ class MacCounter:
              _numel(out.shape) * int(a.shape[1] if trans_a else a.shape[2])),
         (_ops_sdpa, "scaled_dot_product_attention",  # q k^T and p v: 2 x B x N x M x D
          lambda out, q, k, v, *rest, **kw: 2 * _numel(q.shape) * int(k.shape[1])),
+        (_ops_sdpa, "packed_self_attention",         # the same with M = N, out [S, N, heads x D]
+         lambda out, qkv, *rest, **kw: 2 * _numel(out.shape) * int(qkv.shape[1])),
         # A layer's own execute is counted by its module hook (weighted_depth > 0 there); these
         # count the fused calls that bypass it (linear_gelu, conv_gelu).
         (_ops_dense, "linear", lambda out, x, weight, *rest, **kw: _numel(out.shape) * int(weight.shape[1])),

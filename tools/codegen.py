@@ -6,7 +6,7 @@
         --kernel 31 --padding 15 [--dtype float16] [--target cuda|emu|cpu] [-o FILE]
     python tools/codegen.py bench dwconv_fwd --shape 32 32 56 56 --kernel 31 --padding 15 [--dtype ...]
     python tools/codegen.py bench lka --shape 32 32 56 56 [--json out.json]
-    python tools/codegen.py tune --model segnext_t --input 2 3 512 512 [--mode train|infer|both]
+    python tools/codegen.py tune --model segnext_t --input 2 3 512 512 [--mode train|infer|both] [--retune]
     python tools/codegen.py check [--target jittor|cpu|asan|emu] [--quick] [--variants a,b]
 
 ``list``: ops, variants, their source files, and why a variant may not apply. ``show``: a
@@ -290,6 +290,12 @@ def cmd_tune(a) -> int:
     os.environ["JVISION_AUTOTUNE"] = "1"
     if a.cache:
         autotune.set_cache_path(a.cache)
+    if a.retune:
+        autotune.set_retune(True)
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 0.5 * cores:
+        print(f"warning: load average {load:.1f} on {cores} cores: variants timed now may not be the fastest on an "
+              f"idle machine (run tune --retune when it is idle)", file=sys.stderr)
     try:
         import jseg  # noqa: F401  (registers the segmentation models)
     except ModuleNotFoundError:
@@ -369,6 +375,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="a registered model, e.g. segnext_t, van_b0")
     p.add_argument("--input", type=int, nargs=4, required=True, metavar=("N", "C", "H", "W"))
     p.add_argument("--mode", choices=["train", "infer", "both"], default="both")
+    p.add_argument("--retune", action="store_true", help="time again the problems already in the cache")
     p.add_argument("--cache", help="cache file (default: $JVISION_AUTOTUNE_CACHE or ~/.cache/jvision/autotune.json)")
     p = sub.add_parser("check", help="variants against the float64 reference")
     p.add_argument("--target", choices=["jittor", "cpu", "asan", "emu"], default="jittor")

@@ -30,8 +30,9 @@ from jittor import nn
 
 from ..registry import MODELS
 from ..ops.conv import Conv2d
+from ..ops.dense import linear
+from ..ops.sdpa import packed_self_attention
 from .layers import LayerNorm, Linear
-from .vit import attend
 
 __all__ = ["QuickGELU", "ResidualAttentionBlock", "CLIPVisionTransformer", "clip_visual_state",
            "CLIP_MEAN", "CLIP_STD", "DEFAULT_CFGS"]
@@ -66,12 +67,8 @@ class MultiheadAttention(nn.Module):
         self.out_proj = Linear(dim, dim)
 
     def execute(self, x):
-        b, n, c = x.shape
-        qkv = nn.matmul_transpose(x, self.in_proj_weight) + self.in_proj_bias
-        qkv = qkv.reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]     # torch scales q before q @ k^T
-        out = attend(q, k, v).permute(0, 2, 1, 3).reshape(b, n, c)
-        return self.out_proj(out)
+        qkv = linear(x, self.in_proj_weight, self.in_proj_bias)
+        return self.out_proj(packed_self_attention(qkv, self.num_heads, self.scale))
 
 
 class CLIPMlp(nn.Module):

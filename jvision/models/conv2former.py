@@ -23,10 +23,11 @@ import jittor as jt
 from jittor import nn
 
 from ..convert.fixtures import Adapter, build_registered, input_var, official_kwargs, register_adapter
-from ..ops import Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu, scaled_residual
+from ..ops import (Conv2d, ConvModulation, DepthwiseConv2d, LayerNorm2d, conv_gelu, conv_residual,
+                   depthwise_residual_gelu)
 from ..ops.activation import GELU
 from ..registry import MODELS
-from .layers import (DropPath, StagedBackbone, add_scaled_branch, build_batchnorm, linear_drop_path_rates, ones_,
+from .layers import (DropPath, StagedBackbone, add_scaled_branch_of, build_batchnorm, linear_drop_path_rates, ones_,
                      trunc_normal_, zeros_)
 
 __all__ = ["Conv2FormerMLP", "Conv2FormerBlock", "Conv2Former", "DEFAULT_CFGS"]
@@ -50,10 +51,10 @@ class Conv2FormerMLP(nn.Module):
         self.fc2 = Conv2d(hidden, dim, 1)
         self.act = GELU()
 
-    def execute(self, x):
+    def execute(self, x, residual=None, scale=None):
         x = conv_gelu(self.fc1, self.norm(x))     # self.act(self.fc1(...)) as one op
-        x = scaled_residual(x, self.pos(x), gelu=True)   # x + self.act(self.pos(x)) in one pass
-        return self.fc2(x)
+        x = depthwise_residual_gelu(x, self.pos.weight, self.pos.bias, self.pos.padding)   # x + act(pos(x))
+        return self.fc2(x) if residual is None else conv_residual(self.fc2, x, residual, scale)
 
 
 class Conv2FormerBlock(nn.Module):
@@ -72,9 +73,8 @@ class Conv2FormerBlock(nn.Module):
         self.layer_scale_2 = jt.full((dim,), layer_scale_init_value, dtype="float32")
 
     def execute(self, x):
-        x = add_scaled_branch(x, self.attn(x), self.layer_scale_1, self.drop_path)
-        x = add_scaled_branch(x, self.mlp(x), self.layer_scale_2, self.drop_path)
-        return x
+        x = add_scaled_branch_of(x, self.attn, self.layer_scale_1, self.drop_path)
+        return add_scaled_branch_of(x, self.mlp, self.layer_scale_2, self.drop_path)
 
 
 def _stem(in_chans: int, dim: int) -> nn.Sequential:

@@ -21,7 +21,8 @@ from ..ops.norm import BatchNorm2d, LayerNorm  # noqa: F401  (LayerNorm: re-expo
 from ..ops.random import sample_uniform
 
 __all__ = [
-    "to_2tuple", "drop_path", "DropPath", "add_scaled_branch", "Dropout", "Dropout2d", "trunc_normal_", "zeros_",
+    "to_2tuple", "drop_path", "DropPath", "add_scaled_branch", "add_scaled_branch_of", "Dropout", "Dropout2d",
+    "trunc_normal_", "zeros_",
     "ones_",
     "init_conv_fan_out_", "init_linear_trunc_normal_", "LayerNorm", "Linear", "GELU", "build_batchnorm",
     "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
@@ -84,6 +85,15 @@ def add_scaled_branch(x, branch, scale, drop_path):
     if isinstance(drop_path, DropPath) and drop_path.drop_prob > 0 and drop_path.is_training():
         return x + drop_path(scale.reshape(1, -1, 1, 1) * branch)
     return scaled_residual(x, branch, scale)
+
+
+def add_scaled_branch_of(x, module, scale, drop_path):
+    """``x + drop_path(scale * module(x))`` for a ``module`` whose ``execute(x, residual, scale)``
+    takes the residual sum into its last op (a 1x1 projection's epilogue: one pass instead of two
+    at inference); the plain sum of :func:`add_scaled_branch` while ``drop_path`` drops samples."""
+    if isinstance(drop_path, DropPath) and drop_path.drop_prob > 0 and drop_path.is_training():
+        return add_scaled_branch(x, module(x), scale, drop_path)
+    return module(x, residual=x, scale=scale)
 
 
 class Dropout(nn.Module):

@@ -22,7 +22,7 @@ from jittor import nn
 
 from ..ops.conv import Conv2d
 from ..ops.matmul import batched_matmul
-from ..ops.sdpa import scaled_dot_product_attention
+from ..ops.sdpa import packed_self_attention, scaled_dot_product_attention
 from ..registry import MODELS
 from .layers import (DropPath, Dropout, LayerNorm, Linear, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
                      trunc_normal_, zeros_)
@@ -82,6 +82,11 @@ class PatchEmbed(nn.Module):
         return x.flatten(2).permute(0, 2, 1)
 
 
+def _drops(attn_drop) -> bool:
+    """Whether attention dropout is active now (it needs the weights materialised)."""
+    return attn_drop is not None and getattr(attn_drop, "p", 0.0) > 0.0 and attn_drop.is_training()
+
+
 def attend(q, k, v, scale: float = 1.0, attn_drop=None):
     """``softmax(q k^T * scale) v`` for ``[B, heads, N, d]`` queries and ``[B, heads, M, d]`` keys /
     values, returned as ``[B, heads, N, d]``.
@@ -94,8 +99,7 @@ def attend(q, k, v, scale: float = 1.0, attn_drop=None):
     dropout sees the ``[B, heads, N, M]`` weights, so its draws stay keyed by the sample index."""
     b, h, n, d = q.shape
     m = k.shape[2]
-    dropping = attn_drop is not None and getattr(attn_drop, "p", 0.0) > 0.0 and attn_drop.is_training()
-    if not dropping:
+    if not _drops(attn_drop):
         out = scaled_dot_product_attention(q.reshape(b * h, n, d), k.reshape(b * h, m, d),
                                            v.reshape(b * h, m, d), scale)
         return out.reshape(b, h, n, d)
@@ -122,9 +126,11 @@ class Attention(nn.Module):
 
     def execute(self, x):
         b, n, c = x.shape
-        qkv = self.project_qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        x = attend(q, k, v, self.scale, self.attn_drop).permute(0, 2, 1, 3).reshape(b, n, c)
+        if _drops(self.attn_drop):
+            qkv = self.project_qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+            x = attend(qkv[0], qkv[1], qkv[2], self.scale, self.attn_drop).permute(0, 2, 1, 3).reshape(b, n, c)
+        else:   # one op on the projection as it lies (no head transposes)
+            x = packed_self_attention(self.project_qkv(x), self.num_heads, self.scale)
         return self.proj_drop(self.proj(x))
 
     def project_qkv(self, x):

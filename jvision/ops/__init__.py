@@ -21,7 +21,7 @@ float32 and Jittor's own ops otherwise (on CUDA, or for other dtypes). ``conv3d`
 convolutions over the frames (oneDNN / cuDNN) except under ``reference`` (Jittor's ``nn.conv3d``).
 """
 from .dwconv import (BACKENDS, DepthwiseConv2d, backend, depthwise_conv2d,  # noqa: F401
-                     depthwise_conv2d_impl, get_backend, set_backend)
+                     depthwise_conv2d_impl, depthwise_residual_gelu, get_backend, set_backend)
 from .deform import ModulatedDeformConv2d, modulated_deform_conv2d  # noqa: F401
 from .conv3d import Conv3d, conv3d  # noqa: F401
 from .norm import (BatchNorm2d, GroupNorm, LayerNorm, LayerNorm2d, batch_norm, group_norm,  # noqa: F401
@@ -30,9 +30,9 @@ from .activation import GELU, gelu  # noqa: F401
 from .resize import resize_bilinear  # noqa: F401
 from .cross_entropy import resized_argmax, softmax_cross_entropy  # noqa: F401
 from .matmul import batched_matmul  # noqa: F401
-from .conv import Conv2d, conv2d_im2col, conv_gelu, pointwise_conv2d  # noqa: F401
+from .conv import Conv2d, conv2d_im2col, conv_gelu, conv_residual, pointwise_conv2d  # noqa: F401
 from .dense import Linear, linear, linear_gelu  # noqa: F401
 from .residual import scaled_residual  # noqa: F401
-from .sdpa import scaled_dot_product_attention  # noqa: F401
+from .sdpa import packed_self_attention, scaled_dot_product_attention  # noqa: F401
 from .attention import ConvModulation, LargeKernelAttention, MultiScaleConvAttention  # noqa: F401
 from .autotune import pin, pinned, format_report, report  # noqa: F401

@@ -32,10 +32,16 @@ def kernel_applies(*tensors) -> bool:
     return all(t is None or str(t.dtype) == "float32" for t in tensors)
 
 
+def vector_headers() -> tuple:
+    """``dwconv_cpu_avx512.h`` (16-float vectors) where the CPU has AVX-512, else nothing (8)."""
+    from .autotune import cpu_features
+    return ("dwconv_cpu_avx512.h",) if "avx512f" in cpu_features() else ()
+
+
 def header(*extra: str, **params) -> str:
     """``cpu_header`` text: ``#define JV_<KEY>`` lines for ``params``, then :data:`HEADERS` and the
     ``extra`` header files."""
-    return _jtcode.header(params, *HEADERS, *extra)
+    return _jtcode.header(params, *vector_headers(), *HEADERS, *extra)
 
 
 def source(name: str) -> str:

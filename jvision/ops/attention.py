@@ -24,7 +24,7 @@ from jittor import nn
 
 from ._fused import convmod_modulate, lka_spatial, msca_spatial
 from .dwconv import DepthwiseConv2d
-from .conv import Conv2d
+from .conv import Conv2d, conv_residual
 from .norm import LayerNorm2d
 
 
@@ -86,6 +86,9 @@ class ConvModulation(nn.Module):
         self.v = Conv2d(dim, dim, 1)
         self.proj = Conv2d(dim, dim, 1)
 
-    def execute(self, x):
+    def execute(self, x, residual=None, scale=None):
+        """``proj(a * v)``; with ``residual`` (and ``scale [C]``), ``residual + scale * proj(a * v)``
+        with the sum in ``proj``'s pass where possible (see :func:`jvision.ops.conv_residual`)."""
         x = self.norm(x)
-        return self.proj(convmod_modulate(self.att[0](x), self.v(x), self.att[1], self.att[2]))
+        m = convmod_modulate(self.att[0](x), self.v(x), self.att[1], self.att[2])
+        return self.proj(m) if residual is None else conv_residual(self.proj, m, residual, scale)

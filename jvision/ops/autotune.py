@@ -384,6 +384,16 @@ class Choice:
 
 
 _MEMO: dict[str, Choice] = {}
+_RETUNE = False
+
+
+def set_retune(flag: bool) -> None:
+    """Time every multi-variant problem met from now on again, overwriting its cache entry (for
+    ``tools/codegen.py tune --retune``: entries timed on a busy machine can name slow variants --
+    a loaded core delays every OpenMP barrier of a multi-threaded kernel by a scheduler slice)."""
+    global _RETUNE
+    _RETUNE = bool(flag)
+    _MEMO.clear()
 
 
 def _mpi_world() -> int:
@@ -428,7 +438,7 @@ def _choose(p: Problem) -> Choice:
     if not enabled():
         return Choice(p.op, p.key(), info.default(p, names), "default", f"{ENABLE_ENV}=0")
     entry = cached(p)
-    if entry is not None and entry.get("variant") in names:
+    if entry is not None and entry.get("variant") in names and not _RETUNE:
         return Choice(p.op, p.key(), entry["variant"], "cached", str(cache_path()))
     if _mpi_world() > 1 or info.bench is None:
         why = ("MPI: ranks must run the same code; fill the cache first with tools/codegen.py tune"

@@ -22,7 +22,9 @@ calls :func:`pointwise_conv2d` and whose strided one-group case :func:`conv2d_im
 configuration is Jittor's. :func:`conv_gelu` runs
 ``GELU(conv(x))`` with the GELU applied per sample right after its product (the MLPs and attention
 inputs of VAN, MSCAN and Conv2Former); the forward keeps the pre-activation for the backward only
-when gradients are on.
+when gradients are on. :func:`conv_residual` runs ``residual + scale * conv(x)``, the layer-scaled
+end of a block's branch, in the product's pass when no gradient is needed (Conv2Former's blocks at
+inference, through ``jvision.models.layers.add_scaled_branch_of``).
 """
 from __future__ import annotations
 
@@ -32,12 +34,13 @@ from jittor import nn
 from . import _cpu
 from .activation import gelu as _gelu
 from .matmul import _mkl
+from .residual import scaled_residual
 
-__all__ = ["pointwise_conv2d", "conv2d_im2col", "conv_gelu", "Conv2d"]
+__all__ = ["pointwise_conv2d", "conv2d_im2col", "conv_gelu", "conv_residual", "Conv2d"]
 
 
-def _header(bias: bool, gelu: bool = False, keep_pre: bool = False) -> str:
-    return _cpu.header("gemm_cpu.h", BIAS=bias, GELU=gelu, KEEP_PRE=keep_pre)
+def _header(bias: bool, gelu: bool = False, keep_pre: bool = False, **extra) -> str:
+    return _cpu.header("gemm_cpu.h", BIAS=bias, GELU=gelu, KEEP_PRE=keep_pre, **extra)
 
 
 class _PointwiseKernel(jt.Function):
@@ -86,11 +89,44 @@ def _check(x, weight, bias):
         raise ValueError(f"pointwise_conv2d: bias must be [{weight.shape[0]}], got {list(bias.shape)}")
 
 
-def pointwise_conv2d(x, weight, bias=None, gelu: bool = False, impl: str | None = None):
+def _needs_grad(*tensors) -> bool:
+    return not jt.flags.no_grad and any(t is not None and not t.is_stop_grad() for t in tensors)
+
+
+def _fused_residual(x, weight, bias, gelu: bool, residual, scale):
+    """``residual + scale * act(conv(x))`` as one forward-only kernel call (no gradient needed)."""
+    n, c, h, w = x.shape
+    d = weight.shape[0]
+    inputs = [x.reshape(n, c, h * w), weight.reshape(d, c)] + ([bias] if bias is not None else [])
+    res_in = len(inputs)
+    inputs.append(residual.reshape(n, d, h * w))
+    if scale is not None:
+        inputs.append(scale)
+    header = _header(bias is not None, gelu, RESIDUAL=True, RES_IN=res_in, SCALE=scale is not None,
+                     SCALE_IN=res_in + 1)
+    y = jt.code([n, d, h * w], x.dtype, inputs, cpu_header=header, cpu_src=_cpu.source("pointwise_fwd.cc"))
+    return y.reshape(n, d, h, w)
+
+
+def pointwise_conv2d(x, weight, bias=None, gelu: bool = False, impl: str | None = None,
+                     residual=None, scale=None):
     """1x1 convolution of ``x [N, C, H, W]`` with ``weight [D, C, 1, 1]`` and ``bias [D]`` (or
-    None), followed by GELU (exact form) when ``gelu``; returns ``[N, D, H, W]``. ``impl`` forces
-    ``"kernel"`` or ``"reference"``."""
+    None), followed by GELU (exact form) when ``gelu``; returns ``[N, D, H, W]``. With ``residual``
+    ``[N, D, H, W]`` (and ``scale [D]``) it returns ``residual + scale * that``, the layer-scaled
+    residual of a block's last projection: in the same pass on the kernel backend when no gradient
+    is needed (inference), else as :func:`jvision.ops.scaled_residual` after the product.
+    ``impl`` forces ``"kernel"`` or ``"reference"``."""
     _check(x, weight, bias)
+    if residual is not None:
+        want = [x.shape[0], weight.shape[0], *x.shape[2:]]
+        if list(residual.shape) != want or (scale is not None and list(scale.shape) != [weight.shape[0]]):
+            raise ValueError(f"pointwise_conv2d: residual must be {want} and scale [{weight.shape[0]}], got "
+                             f"{list(residual.shape)} and {None if scale is None else list(scale.shape)}")
+        name = impl or _cpu.backend_name()
+        if (name == "kernel" and _mkl() is not None and not _needs_grad(x, weight, bias, residual, scale)
+                and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias, residual, scale))):
+            return _fused_residual(x, weight, bias, gelu, residual, scale)
+        return scaled_residual(residual, pointwise_conv2d(x, weight, bias, gelu, impl), scale, impl=impl)
     name = impl or _cpu.backend_name()
     if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias)):
         op = _PointwiseKernel(gelu)
@@ -157,6 +193,14 @@ def conv2d_im2col(x, weight, bias=None, stride=1, padding=0, dilation=1, impl: s
 
 def _pair(v) -> tuple:
     return (int(v), int(v)) if isinstance(v, int) else tuple(int(i) for i in v)
+
+
+def conv_residual(conv, x, residual, scale=None):
+    """``residual + scale * conv(x)`` for a ``Conv2d`` layer ``conv`` (``scale [D]`` or None), one
+    pass when ``conv`` is 1x1 and no gradient is needed (see :func:`pointwise_conv2d`)."""
+    if isinstance(conv, Conv2d) and conv._is_pointwise():
+        return pointwise_conv2d(x, conv.weight, conv.bias, residual=residual, scale=scale)
+    return scaled_residual(residual, conv(x), scale)
 
 
 def conv_gelu(conv, x):

@@ -44,6 +44,7 @@ from jittor import nn
 
 from . import _jtcode, autotune
 from .autotune import Variant
+from .residual import scaled_residual
 
 BACKENDS = ("kernel", "builtin", "reference")
 _ENV = "JVISION_OPS_BACKEND"
@@ -415,14 +416,18 @@ def wgrad_splits(n: int, c: int, oh: int, ow: int, blocks_per_split: int) -> int
     return max(1, min(splits, max_splits, 65535))
 
 
-def fwd_spec(variant: str, dev: str, g: ConvGeom, x_shape, dtype: str, has_bias: bool) -> _jtcode.CodeSpec:
-    """The ``jt.code`` op of the forward pass through ``variant``."""
+def fwd_spec(variant: str, dev: str, g: ConvGeom, x_shape, dtype: str, has_bias: bool,
+             residual_gelu: bool = False) -> _jtcode.CodeSpec:
+    """The ``jt.code`` op of the forward pass through ``variant``; ``residual_gelu`` (CPU, stride 1,
+    "same" padding): ``x + GELU(conv(x))`` instead."""
     n, c, h, w = (int(s) for s in x_shape)
     oh, ow = g.out_size(h, w)
     ins = [(dtype, [n, c, h, w]), (dtype, [c, 1, g.kh, g.kw])] + ([(dtype, [c])] if has_bias else [])
     outs = [(dtype, [n, c, oh, ow])]
     params = dict(g.params(), HAS_BIAS=has_bias)
     if dev == "cpu":
+        if residual_gelu:
+            params["RES_GELU"] = True
         files = cpu_headers(variant)
         return _jtcode.CodeSpec(f"dwconv_fwd/{variant}", "cpu", _jtcode.header(params, *files),
                                 _jtcode.source("dwconv_fwd.cc"), ins, outs, files=files + ("dwconv_fwd.cc",))
@@ -515,11 +520,11 @@ def _bench(p: autotune.Problem, variant: str):
     return step
 
 
-def kernel_fwd(x, weight, bias, g: ConvGeom):
+def kernel_fwd(x, weight, bias, g: ConvGeom, residual_gelu: bool = False):
     """Forward ``jt.code`` op through the selected variant (no autograd; dtypes already supported)."""
     dev, dtype = device(), str(x.dtype)
     v = autotune.select(fwd_problem(g, x.shape, dtype, dev, bias is not None))
-    spec = fwd_spec(v.name, dev, g, x.shape, dtype, bias is not None)
+    spec = fwd_spec(v.name, dev, g, x.shape, dtype, bias is not None, residual_gelu)
     return _jtcode.run(spec, [x, weight] + ([bias] if bias is not None else []))[0]
 
 
@@ -647,6 +652,22 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """
     g = check_args(x, weight, bias, stride, padding, dilation)
     return _IMPLS[get_backend()](x, weight, bias, g)
+
+
+def depthwise_residual_gelu(x, weight, bias=None, padding=0, dilation=1):
+    """``x + GELU(depthwise_conv2d(x, ...))`` for a stride-1 convolution with "same" padding (the
+    positional term of Conv2Former's MLP). On the ``kernel`` backend on CPU, when no gradient is
+    needed (inference), the sum and the GELU are the convolution's epilogue, while each output
+    tile is in registers; otherwise the convolution followed by :func:`jvision.ops.scaled_residual`."""
+    g = check_args(x, weight, bias, 1, padding, dilation)
+    if (g.ph * 2, g.pw * 2) != (g.dh * (g.kh - 1), g.dw * (g.kw - 1)):
+        raise ValueError(f"depthwise_residual_gelu: padding {(g.ph, g.pw)} does not keep the size of a "
+                         f"{g.kh}x{g.kw} kernel with dilation {(g.dh, g.dw)}")
+    if (get_backend() == "kernel" and device() == "cpu" and str(x.dtype) == "float32"
+            and weight.dtype == x.dtype and (bias is None or bias.dtype == x.dtype)
+            and not needs_grad(x, weight, bias)):
+        return kernel_fwd(x, weight, bias, g, residual_gelu=True)
+    return scaled_residual(x, _IMPLS[get_backend()](x, weight, bias, g), gelu=True)
 
 
 def depthwise_conv2d_impl(impl: str, x, weight, bias=None, stride=1, padding=0, dilation=1):

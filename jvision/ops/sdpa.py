@@ -18,11 +18,11 @@ from jittor import nn
 from . import _cpu
 from .matmul import _mkl, batched_matmul
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention", "packed_self_attention"]
 
 
-def _header(key_bias: bool = False) -> str:
-    return _cpu.header("gemm_cpu.h", "sdpa_cpu.h", KEY_BIAS=key_bias)
+def _header(key_bias: bool = False, packed: bool = False) -> str:
+    return _cpu.header("gemm_cpu.h", "sdpa_cpu.h", KEY_BIAS=key_bias, PACKED=packed)
 
 
 class _SdpaKernel(jt.Function):
@@ -48,6 +48,29 @@ class _SdpaKernel(jt.Function):
         dq, dk, dv = jt.code([q.shape, k.shape, v.shape], [q.dtype] * 3, [q, k, v, p, g],
                              data={"scale": self.scale}, cpu_header=_header(), cpu_src=_cpu.source("sdpa_bwd.cc"))
         return (dq, dk, dv, None) if self.has_bias else (dq, dk, dv)
+
+
+class _PackedSdpaKernel(jt.Function):
+    """Self-attention on a ``[S, N, 3 H d]`` qkv projection, output ``[S, N, H d]`` (kernels'
+    packed layout: the products read the heads in place)."""
+
+    def __init__(self, heads: int, scale: float):
+        self.heads, self.scale = int(heads), float(scale)
+
+    def execute(self, qkv):
+        s, n, c3 = qkv.shape
+        o, p = jt.code([[s, n, c3 // 3], [s * self.heads, n, n]], [qkv.dtype] * 2, [qkv],
+                       data={"scale": self.scale, "heads": self.heads}, cpu_header=_header(packed=True),
+                       cpu_src=_cpu.source("sdpa_fwd.cc"))
+        self.saved = (qkv, p)
+        return o
+
+    def grad(self, g):
+        if g is None:
+            return None
+        qkv, p = self.saved
+        return jt.code(qkv.shape, qkv.dtype, [qkv, p, g], data={"scale": self.scale, "heads": self.heads},
+                       cpu_header=_header(packed=True), cpu_src=_cpu.source("sdpa_bwd.cc"))
 
 
 def _reference(q, k, v, scale: float, key_bias=None):
@@ -81,3 +104,25 @@ def scaled_dot_product_attention(q, k, v, scale: float = 1.0, key_bias=None, imp
         op = _SdpaKernel(scale)
         return op(q, k, v, key_bias) if key_bias is not None else op(q, k, v)
     return _reference(q, k, v, scale, key_bias)
+
+
+def packed_self_attention(qkv, num_heads: int, scale: float = 1.0, impl: str | None = None):
+    """Multi-head self-attention on a fused projection: ``qkv [S, N, 3 C]`` holds the queries, keys
+    and values side by side, each ``[num_heads, C / num_heads]`` (the layout of ViT's ``qkv``
+    linear layer); returns the heads' outputs ``[S, N, C]``, heads-major, as the output projection
+    reads them. Equal to splitting, permuting to ``[S * heads, N, d]``,
+    :func:`scaled_dot_product_attention` and permuting back, which is what the ``reference`` and
+    other backends do; the kernel reads and writes those layouts in place (no transposes, forward
+    or backward)."""
+    if len(qkv.shape) != 3 or qkv.shape[2] % (3 * num_heads):
+        raise ValueError(f"packed_self_attention: qkv must be [S, N, 3 * C] with C divisible by num_heads="
+                         f"{num_heads}, got {list(qkv.shape)}")
+    s, n, c3 = qkv.shape
+    c = c3 // 3
+    name = impl or _cpu.backend_name()
+    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(qkv)):
+        return _PackedSdpaKernel(num_heads, scale)(qkv)
+    d = c // num_heads
+    qkv = qkv.reshape(s, n, 3, num_heads, d).permute(2, 0, 3, 1, 4).reshape(3, s * num_heads, n, d)
+    out = scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale, impl=impl)
+    return out.reshape(s, num_heads, n, d).permute(0, 2, 1, 3).reshape(s, n, c)

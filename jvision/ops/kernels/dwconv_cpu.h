@@ -193,6 +193,14 @@ struct AccumEpi {
     inline void operator()(int r, int c, vf& v) const { v += vload(dst + (size_t)r * pitch + c); }
 };
 
+// Epilogue of the stride-1 "same" convolution y = x + GELU(conv(x)): x is read from the padded
+// input plane (`x0` = its first valid element), whose rows hold whole vectors past the valid columns.
+struct ResidualGeluEpi {
+    const float* x0;
+    int pitch;
+    inline void operator()(int r, int c, vf& v) const { v = vload(x0 + (size_t)r * pitch + c) + vgelu(v); }
+};
+
 // Loads the first n lanes of p (n <= VL), zero elsewhere: whole vectors from dense planes.
 static inline vf vload_n(const float* p, int n) {
     if (n >= VL) return vload(p);
