@@ -42,7 +42,7 @@ from jittor import nn
 
 from . import _jtcode
 from .conv import pointwise_conv2d
-from .dwconv import _pair, get_backend
+from .dwconv import ConvGeom, _pair, get_backend
 from .matmul import batched_matmul
 
 __all__ = ["modulated_deform_conv2d", "modulated_deform_conv2d_impl", "ModulatedDeformConv2d",
@@ -50,31 +50,15 @@ __all__ = ["modulated_deform_conv2d", "modulated_deform_conv2d_impl", "Modulated
 
 
 @dataclass(frozen=True)
-class DeformGeom:
-    """Shape-invariant parameters of one deformable convolution (the kernels' compile-time key)."""
-    kh: int
-    kw: int
-    sh: int = 1
-    sw: int = 1
-    ph: int = 0
-    pw: int = 0
-    dh: int = 1
-    dw: int = 1
+class DeformGeom(ConvGeom):
+    """Shape-invariant parameters of one deformable convolution (the kernels' compile-time key):
+    the convolution's geometry plus its groups."""
     groups: int = 1
     deform_groups: int = 1
 
     @property
     def taps(self) -> int:
         return self.kh * self.kw
-
-    def out_size(self, h: int, w: int) -> tuple[int, int]:
-        oh = (h + 2 * self.ph - self.dh * (self.kh - 1) - 1) // self.sh + 1
-        ow = (w + 2 * self.pw - self.dw * (self.kw - 1) - 1) // self.sw + 1
-        return oh, ow
-
-    def params(self) -> dict:
-        return dict(KH=self.kh, KW=self.kw, SH=self.sh, SW=self.sw, PH=self.ph, PW=self.pw,
-                    DH=self.dh, DW=self.dw)
 
 
 def _shape(v):
