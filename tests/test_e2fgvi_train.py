@@ -86,9 +86,10 @@ def _hole_l1(model, batch) -> float:
 
 def test_short_run_lowers_the_hole_l1_and_logs_losses_and_offsets(tmp_path):
     # one training clip, seen with fresh random masks every iteration; the check uses two other
-    # windows and masks of it. 12 iterations from the official init move the hole L1 by a few percent
+    # windows and masks of it. 12 iterations from the official init moved the hole L1 by a few percent
     # only (measured 0.357 -> 0.344; lr 5e-3 or 1e-2 makes the randomly initialised flow network
-    # diverge to NaN), hence the narrow margin.
+    # diverge to NaN), hence the narrow margin; the demo config now uses init_weights="kaiming" (the
+    # test passes with it too, not re-measured).
     cfg = tiny_cfg("train.max_iters=12", "optimizer.generator.lr=2e-3", "data.train.num_clips=1")
     trainer = Trainer.from_config(cfg, work_dir=tmp_path)
     assert sorted(trainer.optimizers) == ["discriminator", "generator"]

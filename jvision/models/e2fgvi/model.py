@@ -29,7 +29,7 @@ from .propagation import BidirectionalPropagation, SecondOrderDeformableAlignmen
 from .transformer import SoftComp, SoftSplit, TemporalFocalTransformerBlock
 
 __all__ = ["Encoder", "Deconv", "InpaintGenerator", "SpectralNormConv3d", "Discriminator",
-           "offset_stats", "init_weights_normal"]
+           "offset_stats", "init_weights_normal", "init_weights_kaiming"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -90,17 +90,33 @@ class Deconv(nn.Module):
 # ------------------------------------------------------------------------------------------------
 # Generator
 # ------------------------------------------------------------------------------------------------
-def init_weights_normal(module: nn.Module, gain: float = 0.02) -> None:
-    """The official ``init_weights('normal', 0.02)``: every Conv / Linear weight N(0, gain), bias 0."""
+def _init_conv_weights(module: nn.Module, std_of) -> None:
+    """Every Conv / Linear weight (``weight_orig`` under spectral norm) N(0, ``std_of(weight)``), bias 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear, SpectralNormConv3d)) or type(m).__name__.endswith("Conv2d"):
             w = getattr(m, "weight_orig", None)
             w = w if w is not None else getattr(m, "weight", None)
             if w is not None:
-                w.assign(jt.init.gauss(w.shape, "float32", 0.0, gain))
+                w.assign(jt.init.gauss(w.shape, "float32", 0.0, std_of(w)))
             b = getattr(m, "bias", None)
             if isinstance(b, jt.Var):
                 b.assign(jt.zeros_like(b))
+
+
+def init_weights_normal(module: nn.Module, gain: float = 0.02) -> None:
+    """The official ``init_weights('normal', 0.02)``: every Conv / Linear weight N(0, gain), bias 0."""
+    _init_conv_weights(module, lambda w: gain)
+
+
+def init_weights_kaiming(module: nn.Module, negative_slope: float = 0.2) -> None:
+    """He-normal init (fan-in, LeakyReLU ``negative_slope``) of every Conv / Linear weight, bias 0.
+
+    Not the official recipe: N(0, 0.02) suits the official widths (fan-in 576-2304, so a layer keeps
+    roughly its input's scale), but in a narrow generator (``channel=16``: fan-in 27-288) each layer
+    shrinks the signal several times: measured on a synthetic clip, the encoder's features have a
+    std of 2e-5 and the output before the tanh 1e-8, a constant grey that Adam moves only slowly
+    (hole PSNR 15 dB after 300 iterations of the demo). He-normal keeps the features at ~0.5."""
+    _init_conv_weights(module, lambda w: float(np.sqrt(2.0 / ((1 + negative_slope ** 2) * np.prod(w.shape[1:])))))
 
 
 class InpaintGenerator(nn.Module):
@@ -115,14 +131,17 @@ class InpaintGenerator(nn.Module):
             4 heads); smaller values make a small model for demos and tests (``channel`` scales the
             encoder and decoder widths by ``channel / 128``; a multiple of 16).
         offset_bound: see :mod:`.propagation` (None turns the offset clamp off).
-        init_weights: the official N(0, 0.02) init with zero last offset convs.
+        init_weights: ``True`` / ``"normal"``: the official N(0, 0.02) init with zero last offset
+            convs; ``"kaiming"``: He-normal for the encoder, propagation and decoder convs (for
+            narrow generators, see :func:`init_weights_kaiming`), the rest as the official init;
+            ``False``: Jittor's default.
     """
 
     def __init__(self, hq: bool = False, spynet_pretrained: str | None = None, warn_spynet: bool = True,
                  channel: int = 128, hidden: int = 512, depth: int = 8, num_heads: int = 4,
                  window_size=(5, 9), focal_window=(5, 9), focal_level: int = 2,
                  kernel_size=(7, 7), stride=(3, 3), padding=(3, 3), output_size=(60, 108),
-                 offset_bound: float | None = 0.0, init_weights: bool = True):
+                 offset_bound: float | None = 0.0, init_weights: bool | str = True):
         super().__init__()
         self.hq = hq
         self.kernel_size, self.stride, self.padding = tuple(kernel_size), tuple(stride), tuple(padding)
@@ -141,8 +160,17 @@ class InpaintGenerator(nn.Module):
         self.transformer = nn.Sequential(*[
             TemporalFocalTransformerBlock(hidden, num_heads, window_size, 4.0, True, "fc", focal_level,
                                           focal_window, t2t) for _ in range(depth)])
+        if init_weights not in (True, False, "normal", "kaiming"):
+            raise ValueError(f"InpaintGenerator: init_weights={init_weights!r} must be True / 'normal' (official), "
+                             "'kaiming' or False")
         if init_weights:
             init_weights_normal(self)
+            if init_weights == "kaiming":
+                # the convolutional path only: the transformer's residual branch keeps N(0, 0.02), so
+                # it starts near zero instead of swamping the features (8x their scale measured), and
+                # so does the output conv, so the tanh starts unsaturated (pre-tanh std 1.1 otherwise)
+                for part in (self.encoder, self.feat_prop_module, *self.decoder[:-1]):
+                    init_weights_kaiming(part)
             for m in self.modules():
                 if isinstance(m, SecondOrderDeformableAlignment):
                     m.init_offset()
