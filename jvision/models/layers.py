@@ -81,9 +81,10 @@ class DropPath(nn.Module):
 
 def add_scaled_branch(x, branch, scale, drop_path):
     """``x + drop_path(scale.reshape(1, C, 1, 1) * branch)``, the residual of a layer-scaled NCHW
-    block: one op (``jvision.ops.scaled_residual``) unless ``drop_path`` drops samples now."""
+    block, or ``x + drop_path(branch)`` with ``scale=None`` (any layout, e.g. a ViT's tokens): one
+    multi-threaded op (``jvision.ops.scaled_residual``) unless ``drop_path`` drops samples now."""
     if isinstance(drop_path, DropPath) and drop_path.drop_prob > 0 and drop_path.is_training():
-        return x + drop_path(scale.reshape(1, -1, 1, 1) * branch)
+        return x + drop_path(branch if scale is None else scale.reshape(1, -1, 1, 1) * branch)
     return scaled_residual(x, branch, scale)
 
 

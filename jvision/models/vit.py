@@ -24,8 +24,8 @@ from ..ops.conv import Conv2d
 from ..ops.matmul import batched_matmul
 from ..ops.sdpa import packed_self_attention, scaled_dot_product_attention
 from ..registry import MODELS
-from .layers import (DropPath, Dropout, LayerNorm, Linear, Mlp, freeze_module, linear_drop_path_rates, ones_, to_2tuple,
-                     trunc_normal_, zeros_)
+from .layers import (DropPath, Dropout, LayerNorm, Linear, Mlp, add_scaled_branch, freeze_module,
+                     linear_drop_path_rates, ones_, to_2tuple, trunc_normal_, zeros_)
 
 __all__ = ["get_2d_sincos_pos_embed", "PatchEmbed", "Attention", "Block", "VisionTransformer",
            "mae_encoder_state", "DEFAULT_CFGS"]
@@ -172,8 +172,8 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def execute(self, x):
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = add_scaled_branch(x, self.attn(self.norm1(x)), None, self.drop_path)   # x + drop_path(attn(...))
+        return add_scaled_branch(x, self.mlp(self.norm2(x)), None, self.drop_path)
 
 
 def init_vit_weights(model: nn.Module) -> None:

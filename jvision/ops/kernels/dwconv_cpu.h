@@ -91,8 +91,20 @@ static inline vf verf(vf x) {
 // GELU(x) = x * Phi(x) (the exact form, as torch.nn.GELU() and jittor.nn.GELU) and its derivative.
 static inline vf vgelu(vf x) { return 0.5f * x * (1.0f + verf(x * 0.70710678118654752f)); }
 static inline vf vgelu_grad(vf x) {
-    return 0.5f * (1.0f + verf(x * 0.70710678118654752f)) +
-           x * vexp(-0.5f * x * x) * 0.39894228040143268f;
+    // Phi(x) + x phi(x), with erf(x / sqrt 2) as in verf: its exp(-(x / sqrt 2)^2) is phi's
+    // exp(-x^2 / 2), computed once for both.
+    const vf z = x * 0.70710678118654752f;
+    const vf az = z < 0 ? -z : z;
+    const vf t = 1.0f / (1.0f + 0.3275911f * az);
+    vf p = vsplat(1.061405429f);
+    p = p * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    const vf e = vexp(-az * az);
+    const vf y = 1.0f - p * t * e;
+    const vf erf = z < 0 ? -y : y;
+    return 0.5f * (1.0f + erf) + x * e * 0.39894228040143268f;
 }
 
 // Geometry of a padded, polyphase plane buffer.
