@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import jittor as jt
+from jittor import nn
 
 from jvision.convert import fixtures
 from jvision.data.video_synthetic import make_clip
@@ -119,6 +120,21 @@ def test_windowed_inference_equals_whole_clip_and_the_official_loop():
     for a, b in zip(streamed, official):
         np.testing.assert_array_equal(a, b)
     assert all(np.array_equal(streamed[i][masks[i] == 0], frames[i][masks[i] == 0]) for i in range(7))
+
+
+def test_inpainting_inside_a_training_run_leaves_the_generator_trainable():
+    """``inpaint_stream`` runs the generator in eval mode and leaves it as it was: Jittor's
+    ``eval()`` stop-grads the parameters and the trainer's ``train()`` on the parent model would not
+    restore them, so an evaluation during training used to freeze the generator silently."""
+    model = _tiny_hq()
+    parent = nn.Sequential(model)                  # the VideoInpainter that holds it
+    parent.train()
+    trainable = [p for p in model.parameters() if not p.is_stop_grad()]
+    assert trainable
+    clip = make_clip(7, (60, 108), seed=4)
+    inpaint_clip(model, list(clip.frames), list(clip.masks), neighbor_stride=7)
+    parent.train()
+    assert model.is_training() and not any(p.is_stop_grad() for p in trainable)
 
 
 def test_inpaint_tool_names_a_mask_count_mismatch(tmp_path, repo_root):

@@ -33,6 +33,7 @@ from jvision.engine.checkpoint import save_checkpoint
 from jvision.engine.optim import build_optimizer
 from jvision.engine.schedule import build_schedule
 from jvision.engine.trainer import seed_everything
+from jvision.models.layers import eval_mode
 from jvision.registry import DATASETS, MODELS
 
 import jvision.video.action  # noqa: F401  (registers VideoClassifier)
@@ -88,17 +89,11 @@ def _top1(model, data: dict) -> float:
 
 
 def _tokens(backbone, clips: np.ndarray) -> np.ndarray:
-    """The frozen encoder's output tokens of every clip, concatenated: (num_clips, N * D). The
-    encoder is back in train mode afterwards: Jittor's ``eval()`` stop-grads a module's parameters
-    and only that module's ``train()`` restores them, so the fine-tuning that may follow (``--ft-steps``)
-    would otherwise find nothing to train."""
-    backbone.eval()
-    try:
-        with jt.no_grad():
-            return np.concatenate([backbone.forward_tokens(jt.array(clips[i:i + 128])).numpy().reshape(
-                len(clips[i:i + 128]), -1) for i in range(0, len(clips), 128)])
-    finally:
-        backbone.train()
+    """The frozen encoder's output tokens of every clip, concatenated: (num_clips, N * D); the
+    encoder is left as it was (``eval_mode``), trainable for the fine-tuning of ``--ft-steps``."""
+    with eval_mode(backbone), jt.no_grad():
+        return np.concatenate([backbone.forward_tokens(jt.array(clips[i:i + 128])).numpy().reshape(
+            len(clips[i:i + 128]), -1) for i in range(0, len(clips), 128)])
 
 
 def linear_probe(train_x, train_y, val_x, val_y, iters: int = PROBE_ITERS, lr: float = 0.05,

@@ -9,6 +9,7 @@ model assembled from these blocks has the official ``state_dict`` keys.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Sequence
 
@@ -22,7 +23,7 @@ from ..ops.random import sample_uniform
 
 __all__ = [
     "to_2tuple", "drop_path", "DropPath", "add_scaled_branch", "add_scaled_branch_of", "Dropout", "Dropout2d",
-    "trunc_normal_", "zeros_",
+    "trunc_normal_", "zeros_", "eval_mode",
     "ones_",
     "init_conv_fan_out_", "init_linear_trunc_normal_", "LayerNorm", "Linear", "GELU", "build_batchnorm",
     "norm_layer_from_cfg", "NORM_LAYERS", "Mlp",
@@ -275,6 +276,28 @@ def count_parameters(model: nn.Module) -> dict:
         if requires_grad:
             trainable += n
     return {"total": total, "trainable": trainable, "buffers": buffers}
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module):
+    """``with eval_mode(m):`` -- ``m`` in evaluation mode inside, and afterwards exactly as before:
+    every submodule's train/eval flag and every parameter's stop-grad state. Jittor's ``eval()``
+    stop-grads the parameters and only the same module's ``train()`` restores them (from a record
+    taken at its first ``eval()``), so ``submodule.eval()`` followed by ``parent.train()`` -- an
+    evaluation inside a training run -- would leave the submodule silently frozen."""
+    modes = [(m, m.is_training()) for m in module.modules()]
+    grads = [(p, p.is_stop_grad()) for p in module.parameters()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes:
+            m.is_train = training
+        for p, stopped in grads:
+            if stopped:
+                p.stop_grad()
+            else:
+                p.start_grad()
 
 
 def freeze_module(module: nn.Module) -> None:

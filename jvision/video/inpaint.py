@@ -21,6 +21,7 @@ import numpy as np
 import jittor as jt
 
 from ..data.video_masks import dilate_mask
+from ..models.layers import eval_mode
 
 __all__ = ["window_plan", "reference_ids", "inpaint_stream", "inpaint_clip", "dilate_mask"]
 
@@ -95,7 +96,13 @@ def inpaint_stream(model, read_frame: Callable[[int], np.ndarray], read_mask: Ca
     Only the frames of the current window and the not yet finished composites are held: memory
     is bounded by the window size (``2 * neighbor_stride + 1`` local frames plus the references).
     """
-    model.eval()
+    with eval_mode(model):   # and back as it was: the generator may be evaluated inside a training run
+        yield from _inpaint_windows(model, read_frame, read_mask, length, neighbor_stride, ref_step, num_ref,
+                                    pad_to, progress)
+
+
+def _inpaint_windows(model, read_frame, read_mask, length, neighbor_stride, ref_step, num_ref, pad_to,
+                     progress) -> Iterator[tuple[int, np.ndarray]]:
     plan = window_plan(length, neighbor_stride, ref_step, num_ref)
     comp: dict[int, np.ndarray] = {}
     emitted = 0
