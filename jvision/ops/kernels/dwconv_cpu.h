@@ -75,16 +75,22 @@ static inline vf vexp(vf x) {
     return p * (vf)bits;
 }
 
-// erf(x), absolute error < 3e-7 (Abramowitz & Stegun 7.1.26 with the vector exp above).
-static inline vf verf(vf x) {
-    const vf ax = x < 0 ? -x : x;
-    const vf t = 1.0f / (1.0f + 0.3275911f * ax);
+// erf(a) = 1 - q(a) e^{-a^2} for a >= 0 (Abramowitz & Stegun 7.1.26, absolute error < 3e-7):
+// q(a) = t (a1 + t (a2 + ...)), t = 1 / (1 + 0.3275911 a).
+static inline vf verf_q(vf a) {
+    const vf t = 1.0f / (1.0f + 0.3275911f * a);
     vf p = vsplat(1.061405429f);
     p = p * t - 1.453152027f;
     p = p * t + 1.421413741f;
     p = p * t - 0.284496736f;
     p = p * t + 0.254829592f;
-    const vf y = 1.0f - p * t * vexp(-ax * ax);
+    return p * t;
+}
+
+// erf(x) with the vector exp above.
+static inline vf verf(vf x) {
+    const vf ax = x < 0 ? -x : x;
+    const vf y = 1.0f - verf_q(ax) * vexp(-ax * ax);
     return x < 0 ? -y : y;
 }
 
@@ -95,14 +101,8 @@ static inline vf vgelu_grad(vf x) {
     // exp(-x^2 / 2), computed once for both.
     const vf z = x * 0.70710678118654752f;
     const vf az = z < 0 ? -z : z;
-    const vf t = 1.0f / (1.0f + 0.3275911f * az);
-    vf p = vsplat(1.061405429f);
-    p = p * t - 1.453152027f;
-    p = p * t + 1.421413741f;
-    p = p * t - 0.284496736f;
-    p = p * t + 0.254829592f;
     const vf e = vexp(-az * az);
-    const vf y = 1.0f - p * t * e;
+    const vf y = 1.0f - verf_q(az) * e;
     const vf erf = z < 0 ? -y : y;
     return 0.5f * (1.0f + erf) + x * e * 0.39894228040143268f;
 }
