@@ -118,7 +118,7 @@ def linear_probe(train_x, train_y, val_x, val_y, iters: int = PROBE_ITERS, lr: f
             "grad_norm": float(np.linalg.norm(grad))}
 
 
-def measure(kind: str, pre_steps: int, ft_steps: int, seed: int, work_dir) -> dict:
+def measure(kind: str, pre_steps: int, ft_steps: int, seed: int, work_dir, ft_options=()) -> dict:
     """Pre-train ``kind`` for ``pre_steps``; then, for three initialisations of the fine-tuning ViT --
     ``pretrained`` (that checkpoint), ``untrained`` (the pre-training model's own initialisation, saved
     before its first step: the control that isolates what the steps taught, since the two models
@@ -139,7 +139,7 @@ def measure(kind: str, pre_steps: int, ft_steps: int, seed: int, work_dir) -> di
     probe, top1 = {}, {}
     for init, path in (("pretrained", ckpt), ("untrained", untrained), ("random", None)):
         cfg = _load(FINETUNE)
-        cfg.merge_from_list([f"model.backbone.pretrained={path}"] if path else [])
+        cfg.merge_from_list(list(ft_options) + ([f"model.backbone.pretrained={path}"] if path else []))
         seed_everything(seed + 1)                       # the same head init and batches for both
         classifier = MODELS.build(cfg.model)
         probe[init] = linear_probe(_tokens(classifier.backbone, train["img"]), train["gt_label"],
@@ -215,9 +215,12 @@ if __name__ == "__main__":
     parser.add_argument("--pre-steps", type=int, default=None, help="default: the test's")
     parser.add_argument("--ft-steps", type=int, default=0, help="fine-tuning steps (0: the probe only)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--ft-options", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="overrides of the fine-tuning config, e.g. optimizer.lr=3e-4")
     args = parser.parse_args()
     pre_steps = PRE_STEPS[args.kind] if args.pre_steps is None else args.pre_steps
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps({"kind": args.kind, "seed": seed, "pre_steps": pre_steps, "ft_steps": args.ft_steps,
-                              **measure(args.kind, pre_steps, args.ft_steps, seed, tmp)}), flush=True)
+                              "ft_options": args.ft_options,
+                              **measure(args.kind, pre_steps, args.ft_steps, seed, tmp, args.ft_options)}), flush=True)
