@@ -33,7 +33,8 @@ from jittor import nn
 
 from . import _cpu
 from .activation import gelu as _gelu
-from .matmul import _mkl
+from .dwconv import needs_grad
+from .matmul import gemm_kernel_runs
 from .residual import scaled_residual
 
 __all__ = ["pointwise_conv2d", "conv2d_im2col", "conv_gelu", "conv_residual", "Conv2d"]
@@ -89,10 +90,6 @@ def _check(x, weight, bias):
         raise ValueError(f"pointwise_conv2d: bias must be [{weight.shape[0]}], got {list(bias.shape)}")
 
 
-def _needs_grad(*tensors) -> bool:
-    return not jt.flags.no_grad and any(t is not None and not t.is_stop_grad() for t in tensors)
-
-
 def _fused_residual(x, weight, bias, gelu: bool, residual, scale):
     """``residual + scale * act(conv(x))`` as one forward-only kernel call (no gradient needed)."""
     n, c, h, w = x.shape
@@ -122,13 +119,12 @@ def pointwise_conv2d(x, weight, bias=None, gelu: bool = False, impl: str | None 
         if list(residual.shape) != want or (scale is not None and list(scale.shape) != [weight.shape[0]]):
             raise ValueError(f"pointwise_conv2d: residual must be {want} and scale [{weight.shape[0]}], got "
                              f"{list(residual.shape)} and {None if scale is None else list(scale.shape)}")
-        name = impl or _cpu.backend_name()
-        if (name == "kernel" and _mkl() is not None and not _needs_grad(x, weight, bias, residual, scale)
-                and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias, residual, scale))):
+        tensors = (x, weight, bias, residual, scale)
+        if gemm_kernel_runs(impl, *tensors) and not needs_grad(*tensors):
             return _fused_residual(x, weight, bias, gelu, residual, scale)
         return scaled_residual(residual, pointwise_conv2d(x, weight, bias, gelu, impl), scale, impl=impl)
     name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias)):
+    if gemm_kernel_runs(impl, x, weight, bias):
         op = _PointwiseKernel(gelu)
         return op(x, weight, bias) if bias is not None else op(x, weight)
     if name == "reference":
@@ -184,8 +180,7 @@ def conv2d_im2col(x, weight, bias=None, stride=1, padding=0, dilation=1, impl: s
                          f"and weight {list(weight.shape)}")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d_im2col: bias must be [{weight.shape[0]}], got {list(bias.shape)}")
-    name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias)):
+    if gemm_kernel_runs(impl, x, weight, bias):
         op = _Im2colKernel(stride, padding, dilation, need_dx=not x.is_stop_grad())
         return op(x, weight, bias) if bias is not None else op(x, weight)
     return nn.conv2d(x, weight, bias, stride, padding, dilation)

@@ -19,7 +19,7 @@ from jittor import nn
 
 from . import _cpu
 from .activation import gelu as _gelu
-from .matmul import _mkl
+from .matmul import gemm_kernel_runs
 
 __all__ = ["linear", "linear_gelu", "Linear"]
 
@@ -63,7 +63,7 @@ def linear(x, weight, bias=None, gelu: bool = False, impl: str | None = None):
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"linear: bias must be [{weight.shape[0]}], got {list(bias.shape)}")
     name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(x, weight, bias)):
+    if gemm_kernel_runs(impl, x, weight, bias):
         lead = list(x.shape[:-1])
         rows = x.reshape(-1, x.shape[-1])
         op = _LinearKernel(gelu)

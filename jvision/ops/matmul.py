@@ -23,6 +23,14 @@ def _mkl():
     return getattr(ops, "mkl_matmul", None)
 
 
+def gemm_kernel_runs(impl: str | None, *tensors) -> bool:
+    """Whether a product op (matmul, 1x1 / im2col convolution, linear layer, attention) runs our
+    sgemm-based CPU kernel: the ``kernel`` backend, or ``impl="kernel"`` forcing it, with oneDNN's
+    sgemm loaded, and (unless forced) CPU float32 inputs (``None`` entries skipped)."""
+    name = impl or _cpu.backend_name()
+    return name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(*tensors))
+
+
 def _per_batch(mm, a, b, ta: bool, tb: bool):
     outs = [mm(a[i], b[i], ta, tb) for i in range(a.shape[0])]
     return outs[0].unsqueeze(0) if len(outs) == 1 else jt.stack(outs)
@@ -57,8 +65,7 @@ def batched_matmul(a, b, trans_a: bool = False, trans_b: bool = False, impl: str
     if k_a != k_b:
         raise ValueError(f"batched_matmul: inner sizes differ ({k_a} vs {k_b}) for a {list(a.shape)} "
                          f"(trans_a={trans_a}) and b {list(b.shape)} (trans_b={trans_b})")
-    name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(a, b)):
+    if gemm_kernel_runs(impl, a, b):
         return _BatchedMatmulMkl(trans_a, trans_b)(a, b)
     if trans_a:
         a = a.transpose(0, 2, 1)

@@ -16,7 +16,7 @@ import jittor as jt
 from jittor import nn
 
 from . import _cpu
-from .matmul import _mkl, batched_matmul
+from .matmul import batched_matmul, gemm_kernel_runs
 
 __all__ = ["scaled_dot_product_attention", "packed_self_attention"]
 
@@ -99,8 +99,7 @@ def scaled_dot_product_attention(q, k, v, scale: float = 1.0, key_bias=None, imp
                          f"M = {k.shape[1]}, got {list(key_bias.shape)}")
     if key_bias is not None:
         key_bias = key_bias.stop_grad()
-    name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(q, k, v, key_bias)):
+    if gemm_kernel_runs(impl, q, k, v, key_bias):
         op = _SdpaKernel(scale)
         return op(q, k, v, key_bias) if key_bias is not None else op(q, k, v)
     return _reference(q, k, v, scale, key_bias)
@@ -119,8 +118,7 @@ def packed_self_attention(qkv, num_heads: int, scale: float = 1.0, impl: str | N
                          f"{num_heads}, got {list(qkv.shape)}")
     s, n, c3 = qkv.shape
     c = c3 // 3
-    name = impl or _cpu.backend_name()
-    if name == "kernel" and _mkl() is not None and (impl == "kernel" or _cpu.kernel_applies(qkv)):
+    if gemm_kernel_runs(impl, qkv):
         return _PackedSdpaKernel(num_heads, scale)(qkv)
     d = c // num_heads
     qkv = qkv.reshape(s, n, 3, num_heads, d).permute(2, 0, 3, 1, 4).reshape(3, s * num_heads, n, d)

@@ -23,6 +23,14 @@ using namespace jvdw;
 // sgemm each) rather than one after the other with oneDNN's own threading.
 static inline bool per_sample_tasks(long N) { return N >= omp_get_max_threads(); }
 
+// Row blocks of the linear-layer kernels: blocks of about 256 rows, a multiple of the thread count
+// (at least one per thread); `nblk` blocks of `rb` rows, the last ones possibly short or empty.
+static inline void row_blocks(long R, long& nblk, long& rb) {
+    const long T = omp_get_max_threads();
+    nblk = std::max(T, (R + 255) / 256 + T - 1) / T * T;
+    rb = (R + nblk - 1) / nblk;
+}
+
 static inline float gelu1(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
 static inline float gelu_grad1(float x) {
     return 0.5f * (1.f + std::erf(x * 0.70710678118654752f)) + x * std::exp(-0.5f * x * x) * 0.39894228040143268f;

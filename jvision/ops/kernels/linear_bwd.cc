@@ -15,8 +15,8 @@
 {
     const long R = x_shape0, C = x_shape1, D = w_shape0;
     const long T = omp_get_max_threads();
-    const long nblk = std::max(T, (R + 255) / 256 + T - 1) / T * T;
-    const long rb = (R + nblk - 1) / nblk;
+    long nblk, rb;
+    jvgemm::row_blocks(R, nblk, rb);
 #if JV_BIAS
     std::vector<float> bpart((size_t)nblk * D, 0.f);
 #endif

@@ -8,9 +8,8 @@
 @alias(y, out0)
 {
     const long R = x_shape0, C = x_shape1, D = w_shape0;
-    const long T = omp_get_max_threads();
-    const long nblk = std::max(T, (R + 255) / 256 + T - 1) / T * T;
-    const long rb = (R + nblk - 1) / nblk;
+    long nblk, rb;
+    jvgemm::row_blocks(R, nblk, rb);
     #pragma omp parallel for schedule(static)
     for (long blk = 0; blk < nblk; blk++) {
         const long r0 = blk * rb, r1 = std::min(R, r0 + rb);

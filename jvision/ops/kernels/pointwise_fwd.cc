@@ -58,11 +58,6 @@
     };
     const bool tasks = panels >= T && T > 1;
 
-    auto load_n = [](const float* p, int m) {   // the first m (< VL) lanes, zeros after
-        alignas(64) float t[VL] = {0};
-        std::memcpy(t, p, m * sizeof(float));
-        return vload(t);
-    };
     // One panel: global columns [c0, c1).
     auto run = [&](long c0, long c1, float* acc, float* gather, bool split) {
         const long wcols = c1 - c0;
@@ -105,7 +100,7 @@
                 float* dst = y_p + o;
                 for (long i = 0; i < len; i += VL) {
                     const int m = (int)std::min((long)VL, len - i);
-                    const vf h = (m == VL ? vload(src + i) : load_n(src + i, m)) + bv;
+                    const vf h = vload_n(src + i, m) + bv;
                     vf v = h;
 #if JV_GELU
 #if JV_KEEP_PRE
@@ -114,7 +109,7 @@
                     v = vgelu(v);
 #endif
 #if JV_RESIDUAL
-                    const vf r = m == VL ? vload(res + o + i) : load_n(res + o + i, m);
+                    const vf r = vload_n(res + o + i, m);
 #if JV_SCALE
                     v = r + sv * v;
 #else
