@@ -106,6 +106,31 @@ def test_reader_errors_name_the_file(tmp_path):
         assert name in str(info.value)
 
 
+def test_tools_frame_source_decodes_as_the_reader_and_checks_masks(tmp_path, clip):
+    """``jvision.video.io`` (the tools' whole-video source: decoded once into a spool) returns the
+    frames ``VideoReader`` decodes, and shares its error type and writer."""
+    from jvision.video.io import VideoWriter, open_frames, open_masks
+    path = write_video(tmp_path / "v.mp4", clip)
+    src = open_frames(path)
+    assert len(src) == 12 and src.size == (32, 32)
+    np.testing.assert_array_equal(np.stack([src[i] for i in (0, 5, 11)]), VideoReader(path).read([0, 5, 11]))
+    assert open_frames(path, size=(16, 24))[3].shape == (16, 24, 3)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:16, 8:16] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    masks = open_masks(tmp_path / "m.png", 12, src.source_size)
+    assert len(masks) == 12 and (masks[11] == mask).all()
+    with pytest.raises(ValueError, match=r"m\.png: masks are 32x32 \(WxH\) but the frames are 40x32"):
+        open_masks(tmp_path / "m.png", 12, (32, 40))
+    with pytest.raises(VideoReadError, match="nowhere.mp4: no such"):
+        open_frames(tmp_path / "nowhere.mp4")
+    with pytest.raises(ValueError, match=r"w\.mp4: frame of \(8, 8\)"):
+        with VideoWriter(tmp_path / "w.mp4", 24, (32, 32)) as w:
+            w.write(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="unsupported video extension '.mkv'"):
+        write_video(tmp_path / "x.mkv", clip)
+
+
 # ------------------------------------------------------------------------------------------------
 # Datasets
 # ------------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ __all__ = ["VideoReadError", "VideoReader", "dense_indices", "dense_sample", "de
            "write_video"]
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v")
-FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -153,22 +153,47 @@ class VideoReader:
         return out
 
 
+class VideoWriter:
+    """Writes RGB uint8 frames one at a time with OpenCV; the codec follows the extension (``.mp4``:
+    mp4v, ``.webm``: VP80, ``.avi``: MJPG). Frames must all be ``size_hw`` (H, W)."""
+
+    FOURCC = {".mp4": "mp4v", ".webm": "VP80", ".avi": "MJPG"}
+
+    def __init__(self, path, fps: float, size_hw):
+        self.path = Path(path)
+        fourcc = self.FOURCC.get(self.path.suffix.lower())
+        if fourcc is None:
+            raise ValueError(f"{self.path}: unsupported video extension {self.path.suffix!r} "
+                             f"({', '.join(self.FOURCC)})")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.size_hw = (int(size_hw[0]), int(size_hw[1]))
+        self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), float(fps),
+                                  (self.size_hw[1], self.size_hw[0]))
+        if not self._w.isOpened():
+            raise OSError(f"{self.path}: OpenCV cannot write this video ({fourcc})")
+
+    def write(self, rgb: np.ndarray) -> None:
+        if tuple(rgb.shape[:2]) != self.size_hw:
+            raise ValueError(f"{self.path}: frame of {rgb.shape[:2]} (H, W), the video is {self.size_hw}")
+        self._w.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self._w.release()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def write_video(path, frames: np.ndarray, fps: float = 25.0) -> Path:
-    """Write (T, H, W, 3) uint8 RGB frames with OpenCV (``.mp4``: mp4v, ``.webm``: VP80, ``.avi``:
-    MJPG); for tests and the synthetic demo data."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fourcc = {".mp4": "mp4v", ".webm": "VP80", ".avi": "MJPG"}.get(path.suffix.lower())
-    if fourcc is None:
-        raise ValueError(f"write_video: unsupported extension {path.suffix!r} (mp4, webm, avi)")
-    t, h, w = frames.shape[:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    if not writer.isOpened():
-        raise OSError(f"OpenCV cannot write {path} ({fourcc})")
-    for f in frames:
-        writer.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
+    """Write (T, H, W, 3) uint8 RGB frames (codec by extension, as ``VideoWriter``); for tests and
+    the synthetic demo data."""
+    with VideoWriter(path, fps, frames.shape[1:3]) as writer:
+        for f in frames:
+            writer.write(f)
+    return Path(path)
 
 
 # ------------------------------------------------------------------------------------------------

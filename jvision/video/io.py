@@ -5,10 +5,14 @@ of images (sorted by name). A video is decoded once, sequentially, into a raw ui
 temporary folder, and frames are read back by index with a file seek: no frame stays in memory.
 ``open_masks(path, n_frames, frame_size)``: a mask video, a folder of masks or one image used for
 every frame; count and size are checked against the frames with an error naming both.
+
+The training datasets read clips with ``jvision.data.video.VideoReader`` instead: a few frames by
+index from many videos, decoded on demand. Tools walk one whole video window by window, back and
+forth, which is why they decode it once and seek in the spool. Both share the frame extensions,
+the error type (``VideoReadError``) and the writer (``VideoWriter``).
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,9 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["FrameSource", "open_frames", "open_masks", "VideoWriter", "IMAGE_EXTS"]
+from ..data.video import FRAME_EXTENSIONS as IMAGE_EXTS
+from ..data.video import VideoReadError, VideoWriter
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+__all__ = ["FrameSource", "open_frames", "open_masks", "VideoWriter", "IMAGE_EXTS"]
 
 
 class FrameSource:
@@ -31,7 +36,7 @@ class FrameSource:
         if self.path.is_dir():
             self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
             if not self.files:
-                raise ValueError(f"{self.path}: no images ({', '.join(IMAGE_EXTS)}) in this folder")
+                raise VideoReadError(f"{self.path}: no images ({', '.join(IMAGE_EXTS)}) in this folder")
             first = self._read_file(self.files[0])
             self.length = len(self.files)
         elif self.path.is_file() and self.path.suffix.lower() in IMAGE_EXTS:
@@ -42,20 +47,20 @@ class FrameSource:
             self.files = None
             first = self._decode_video()
         else:
-            raise FileNotFoundError(f"{self.path}: no such video file, image or folder")
+            raise VideoReadError(f"{self.path}: no such video file, image or folder")
         self.source_size = first.shape[:2]
         self.size = tuple(size) if size is not None else self.source_size
 
     def _read_file(self, p: Path) -> np.ndarray:
         img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE if self.gray else cv2.IMREAD_COLOR)
         if img is None:
-            raise ValueError(f"{p}: cannot read this image")
+            raise VideoReadError(f"{p}: cannot read this image")
         return img if self.gray else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
     def _decode_video(self) -> np.ndarray:
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
-            raise ValueError(f"{self.path}: OpenCV cannot open this video")
+            raise VideoReadError(f"{self.path}: OpenCV cannot open this video")
         self.fps = cap.get(cv2.CAP_PROP_FPS) or 24.0
         self._tmp = tempfile.mkdtemp(prefix="jvision-frames-")
         raw = Path(self._tmp) / "frames.u8"
@@ -69,12 +74,12 @@ class FrameSource:
                 if first is None:
                     first = img
                 elif img.shape != first.shape:
-                    raise ValueError(f"{self.path}: frame {n} is {img.shape}, frame 0 {first.shape}")
+                    raise VideoReadError(f"{self.path}: frame {n} is {img.shape}, frame 0 {first.shape}")
                 fh.write(np.ascontiguousarray(img).tobytes())
                 n += 1
         cap.release()
         if first is None:
-            raise ValueError(f"{self.path}: no frame could be decoded")
+            raise VideoReadError(f"{self.path}: no frame could be decoded")
         self._raw, self._shape, self.length = raw, first.shape, n
         return first
 
@@ -136,19 +141,3 @@ def open_masks(path, n_frames: int, frame_source_size, size=None):
         raise ValueError(f"{path}: {len(src)} masks for {n_frames} frames: give one mask per frame, "
                          "or one image for all frames")
     return src
-
-
-class VideoWriter:
-    """mp4 writer (OpenCV, ``mp4v``) that takes RGB uint8 frames."""
-
-    def __init__(self, path, fps: float, size_hw):
-        self.path = str(path)
-        self._w = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (size_hw[1], size_hw[0]))
-        if not self._w.isOpened():
-            raise RuntimeError(f"{path}: OpenCV cannot write an mp4 here")
-
-    def write(self, rgb: np.ndarray) -> None:
-        self._w.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-
-    def close(self) -> None:
-        self._w.release()
