@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
+import functools
 import io
 import itertools
 import subprocess
@@ -336,7 +337,8 @@ class SegNeXt(nn.Module):
 
 
 def build(name: str, root: Path, num_classes: int, drop_path_rate: float = 0.0, img_size: int = 224):
-    """The official model ``name`` (``van_b0``, ``conv2former_n``, ``segnext_t``, ``mae_vit_base_patch16``)."""
+    """The official model ``name`` (``van_b0``, ``conv2former_n``, ``segnext_t``, ``mae_vit_{small,base}_patch16``;
+    MAE with ``norm_pix_loss=True``, its pre-training recipe)."""
     install_stand_ins()
     if name.startswith("van_"):
         mod = _exec("official_van", read_source(root, "Visual-Attention-Network/VAN-Classification", "models/van.py"))
@@ -368,9 +370,14 @@ def build(name: str, root: Path, num_classes: int, drop_path_rate: float = 0.0, 
         _module("util", __path__=[])
         _exec("util.pos_embed", read_source(root, repo, "util/pos_embed.py"))
         mod = _exec("official_mae", read_source(root, repo, "models_mae.py"))
+        if name == "mae_vit_small_patch16":  # no official factory: the class with our ViT-S/16 sizes
+            return mod.MaskedAutoencoderViT(
+                img_size=img_size, patch_size=16, embed_dim=384, depth=12, num_heads=6, decoder_embed_dim=256,
+                decoder_depth=4, decoder_num_heads=8, mlp_ratio=4, norm_layer=functools.partial(nn.LayerNorm, eps=1e-6),
+                norm_pix_loss=True)
         factory = {"mae_vit_base_patch16": "mae_vit_base_patch16_dec512d8b",
                    "mae_vit_large_patch16": "mae_vit_large_patch16_dec512d8b"}.get(name, name)
-        return getattr(mod, factory)(img_size=img_size)
+        return getattr(mod, factory)(img_size=img_size, norm_pix_loss=True)
     raise KeyError(f"no official builder for {name!r}")
 
 

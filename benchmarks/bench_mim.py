@@ -1,24 +1,24 @@
 #!/usr/bin/env python
 """MAE pre-training speed: ours (Jittor) against the official PyTorch MAE code, in the same run, with
-the same threads; and the web-shard reader's decode throughput.
+the same threads, steps interleaved; and the web-shard reader's decode throughput.
 
-    python benchmarks/bench_mim.py --torch-python /path/to/venv/bin/python --mae-repo /path/to/mae
-    python benchmarks/bench_mim.py --quick          # smoke run: tiny batch, one timed iteration
+    python benchmarks/bench_mim.py --official /path/to/official/repos --torch-python /path/to/venv/bin/python
+    python benchmarks/bench_mim.py --quick          # smoke run: tiny batch, one timed step
 
 What is timed, per model (MAE ViT-S/16 and ViT-B/16 at 224, mask 0.75, norm-pix loss): a full
-training step (forward, backward, AdamW betas 0.9/0.95 update) on a fixed random batch, after
-``--warmup`` untimed steps (Jittor compiles its kernels in the first ones); the median over
-``--iters`` steps, reported as images/s. ViT-S is our ``mae_vit_small_patch16`` (decoder 256-d, 4
-blocks); the official side builds the same shapes with its ``MaskedAutoencoderViT`` class.
+training step (forward, the loss, backward, one AdamW update) on a fixed random batch, after
+``--warmup`` untimed steps (Jittor compiles its kernels in the first ones); images/s of the median
+step. ViT-S is our ``mae_vit_small_patch16`` (decoder 256-d, 4 blocks); the official side builds the
+same shapes with its ``MaskedAutoencoderViT`` class (ViT-B: its ``mae_vit_base_patch16_dec512d8b``).
 
-The official side runs in a subprocess of ``--torch-python`` (a Python with torch; default: this one
-if it imports torch) with ``torch.set_num_threads(--threads)``; ours sets ``OMP_NUM_THREADS`` the same
-way before Jittor starts. ``--mae-repo`` is a clone of facebookresearch/mae (a work tree, or a bare
-git directory read with ``git show``); its ``models_mae.py`` imports timm 0.3.2, which does not
-install on current Python/torch, so the subprocess provides a minimal stand-in for the four timm
-pieces it uses (``PatchEmbed``, ``Block`` with ``Attention``/``Mlp``, as timm 0.3.2 defines them), and
-``numpy.float`` (used by ``util/pos_embed.py``, removed in numpy 1.24) is aliased to ``float``.
-Without torch or the repository the official column is reported as not measured.
+The two sides run as ``benchmarks/bench_models.py`` runs its cases (``mae_vit_small_patch16:train``,
+``mae_vit_base_patch16:train``; see its docstring): each implementation in a long-lived process
+with ``--threads`` threads, asked for one step at a time, alternating, the order rotated every round,
+so that a disturbance of the machine hits both alike; the CPU time other processes took during the
+steps is reported. The official ``models_mae.py`` is read from ``--official DIR`` (a clone or bare git
+directory of facebookresearch/mae, as ``bench_models.py`` finds it) and runs unmodified in the PyTorch
+interpreter ``--torch-python``, with a stand-in for the timm 0.3.2 pieces it imports. Without either,
+the official column is reported as not measured.
 
 Shard reader: the built-in collection written at ``--shard-image-size`` pixels, read through
 ``WebShards`` with MAE's augmentation (RandomResizedCrop 224 bicubic, flip, ToTensor, Normalize) by 1
@@ -33,169 +33,31 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_models  # noqa: E402  (the interleaved two-process runner)
 
-MODELS = {
-    "vit_s": dict(ours="mae_vit_small_patch16", embed_dim=384, depth=12, num_heads=6, decoder_embed_dim=256,
-                  decoder_depth=4, decoder_num_heads=8),
-    "vit_b": dict(ours="mae_vit_base_patch16", embed_dim=768, depth=12, num_heads=12, decoder_embed_dim=512,
-                  decoder_depth=8, decoder_num_heads=16),
-}
-
-# Runs in the torch subprocess: the official MAE model with a minimal timm 0.3.2 stand-in.
-TORCH_SIDE = r'''
-import json, statistics, sys, time, types
-import torch, torch.nn as nn
-args = json.loads(sys.argv[1])
-torch.set_num_threads(args["threads"])
-torch.manual_seed(0)
-
-class PatchEmbed(nn.Module):
-    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=768):
-        super().__init__()
-        self.img_size, self.patch_size = (img_size, img_size), (patch_size, patch_size)
-        self.num_patches = (img_size // patch_size) ** 2
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
-    def forward(self, x):
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden, act_layer=nn.GELU, drop=0.):
-        super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), act_layer(), nn.Linear(hidden, dim)
-        self.drop = nn.Dropout(drop)
-    def forward(self, x):
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
-
-class Attention(nn.Module):
-    def __init__(self, dim, num_heads=8, qkv_bias=False, qk_scale=None, attn_drop=0., proj_drop=0.):
-        super().__init__()
-        self.num_heads = num_heads
-        self.scale = qk_scale or (dim // num_heads) ** -0.5
-        self.qkv, self.proj = nn.Linear(dim, dim * 3, bias=qkv_bias), nn.Linear(dim, dim)
-        self.attn_drop, self.proj_drop = nn.Dropout(attn_drop), nn.Dropout(proj_drop)
-    def forward(self, x):
-        b, n, c = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        attn = self.attn_drop(((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1))
-        return self.proj_drop(self.proj((attn @ v).transpose(1, 2).reshape(b, n, c)))
-
-class Block(nn.Module):
-    def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=False, qk_scale=None, drop=0., attn_drop=0.,
-                 drop_path=0., act_layer=nn.GELU, norm_layer=nn.LayerNorm):
-        super().__init__()
-        self.norm1, self.norm2 = norm_layer(dim), norm_layer(dim)
-        self.attn = Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer, drop)
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-timm = types.ModuleType("timm"); models = types.ModuleType("timm.models")
-vt = types.ModuleType("timm.models.vision_transformer"); vt.PatchEmbed, vt.Block = PatchEmbed, Block
-timm.models, models.vision_transformer = models, vt
-sys.modules.update({"timm": timm, "timm.models": models, "timm.models.vision_transformer": vt})
-import numpy as np
-if "float" not in np.__dict__:
-    np.float = float        # util/pos_embed.py uses np.float, removed in numpy 1.24
-sys.path.insert(0, args["mae_dir"])
-from functools import partial
-import models_mae
-
-out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "models": {}}
-for name, m in args["models"].items():
-    model = models_mae.MaskedAutoencoderViT(
-        img_size=224, patch_size=16, embed_dim=m["embed_dim"], depth=m["depth"], num_heads=m["num_heads"],
-        decoder_embed_dim=m["decoder_embed_dim"], decoder_depth=m["decoder_depth"],
-        decoder_num_heads=m["decoder_num_heads"], mlp_ratio=4, norm_layer=partial(nn.LayerNorm, eps=1e-6),
-        norm_pix_loss=True)
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
-    x = torch.randn(args["batch"], 3, 224, 224)
-    times = []
-    for i in range(args["warmup"] + args["iters"]):
-        t0 = time.perf_counter()
-        loss, _, _ = model(x, mask_ratio=0.75)
-        opt.zero_grad(); loss.backward(); opt.step()
-        if i >= args["warmup"]:
-            times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    out["models"][name] = {"s_per_iter": med, "images_per_s": args["batch"] / med, "loss": float(loss)}
-print("RESULT " + json.dumps(out))
-'''
+#: bench_mim's model name -> bench_models' case
+MODELS = {"vit_s": "mae_vit_small_patch16:train", "vit_b": "mae_vit_base_patch16:train"}
 
 
-def official_source(repo: str | None) -> tuple[str | None, str]:
-    """A folder holding the official models_mae.py and util/pos_embed.py (or None, with the reason)."""
-    if not repo:
-        return None, "no --mae-repo given"
-    path = Path(repo)
-    if (path / "models_mae.py").is_file():
-        return str(path), ""
-    if (path / "HEAD").is_file() or path.name.endswith(".git") or (path / "objects").is_dir():
-        tmp = Path(tempfile.mkdtemp(prefix="mae_official_"))
-        (tmp / "util").mkdir()
-        for rel in ("models_mae.py", "util/pos_embed.py"):
-            blob = subprocess.run(["git", f"--git-dir={path}", "show", f"HEAD:{rel}"], capture_output=True)
-            if blob.returncode:
-                return None, f"{repo}: git show HEAD:{rel} failed: {blob.stderr.decode().strip()}"
-            (tmp / rel).write_bytes(blob.stdout)
-        (tmp / "util" / "__init__.py").write_text("")
-        return str(tmp), ""
-    return None, f"{repo}: neither a clone of facebookresearch/mae nor a bare git directory of it"
-
-
-def run_official(args, models: dict) -> dict:
-    folder, why = official_source(args.mae_repo)
-    python = args.torch_python or sys.executable
-    if folder is None:
-        return {"error": why}
-    payload = json.dumps({"threads": args.threads, "batch": args.batch, "warmup": args.warmup, "iters": args.iters,
-                          "mae_dir": folder, "models": {k: MODELS[k] for k in models}})
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    proc = subprocess.run([python, "-c", TORCH_SIDE, payload], capture_output=True, text=True, env=env,
-                          timeout=args.timeout)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if proc.returncode or line is None:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {"error": f"{python}: exit {proc.returncode}: {' | '.join(tail)}"}
-    return json.loads(line[len("RESULT "):])
-
-
-def run_ours(args, models: dict) -> dict:
-    import statistics
-
-    import numpy as np
-    import jittor as jt
-    from jvision import MODELS as REGISTRY
-    from jvision.engine.optim import build_optimizer
-
-    out = {"jittor": jt.__version__, "models": {}}
-    rng = np.random.default_rng(0)
-    for name in models:
-        model = REGISTRY.build(dict(type=MODELS[name]["ours"], norm_pix_loss=True, mask_ratio=0.75))
-        model.train()
-        opt = build_optimizer(model, dict(type="AdamW", lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05))
-        x = jt.array(rng.standard_normal((args.batch, 3, 224, 224)).astype(np.float32))
-        times = []
-        for i in range(args.warmup + args.iters):
-            t0 = time.perf_counter()
-            loss = model.train_step({"img": x})["loss"]
-            loss.sync()           # the engine's default graph cut (train.sync_after_forward)
-            opt.step(loss)
-            jt.sync_all(True)
-            if i >= args.warmup:
-                times.append(time.perf_counter() - t0)
-        med = statistics.median(times)
-        out["models"][name] = {"s_per_iter": med, "images_per_s": args.batch / med, "loss": float(loss.item())}
-        del model, opt
-        jt.gc()
+def run_speed(args) -> dict:
+    """Each model's case through ``bench_models.run_case``: {name: record}."""
+    runner = SimpleNamespace(
+        warmup=args.warmup, steps=args.steps, drop_path=0.0, sync_after_forward=True, official=args.official,
+        torch_python=args.torch_python, batch=args.batch, size=0, setup_timeout=args.timeout,
+        step_timeout=args.timeout, log_dir=Path(args.log_dir or f"/tmp/jvision_bench_mim_{os.getpid()}"))
+    runner.log_dir.mkdir(parents=True, exist_ok=True)
+    reason = bench_models._official_available(runner)
+    out = {}
+    for name in args.models:
+        case = bench_models._resized(bench_models.CASES[MODELS[name]], runner)
+        out[name] = bench_models.run_case(case, args.threads, runner, reason)
     return out
 
 
@@ -226,41 +88,46 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--iters", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=6, help="timed steps per implementation")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (Jittor compiles there)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--torch-python", help="Python with torch for the official side (default: this one)")
-    p.add_argument("--mae-repo", default=os.environ.get("MAE_REPO"),
-                   help="clone (or bare git dir) of facebookresearch/mae (default $MAE_REPO)")
+    p.add_argument("--torch-python", default=bench_models._default_torch_python(),
+                   help="Python with torch for the official side (env JVISION_TORCH_PYTHON)")
+    p.add_argument("--official", default=os.environ.get("JVISION_OFFICIAL_DIR"),
+                   help="folder holding facebookresearch/mae (a clone DIR/mae or a bare git dir "
+                        "DIR/facebookresearch+mae/repo; env JVISION_OFFICIAL_DIR)")
     p.add_argument("--shard-samples", type=int, default=512)
     p.add_argument("--shard-image-size", type=int, default=320)
-    p.add_argument("--timeout", type=int, default=3600, help="seconds for the official subprocess")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds for a worker's set-up, and for one step")
+    p.add_argument("--log-dir", default=None, help="workers' stderr (default: a folder under /tmp)")
     p.add_argument("--quick", action="store_true", help="smoke run: batch 2, 1 warm-up, 1 timed step, 64 shard images")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bench_mim.json"))
     args = p.parse_args(argv)
     if args.quick:
-        args.batch, args.warmup, args.iters, args.shard_samples, args.shard_image_size = 2, 1, 1, 64, 256
+        args.batch, args.warmup, args.steps, args.shard_samples, args.shard_image_size = 2, 1, 1, 64, 256
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(ROOT))
-    import jvision  # noqa: F401  (configures Jittor with the thread count above)
+    import jvision  # noqa: F401  (configures Jittor with the thread count above, for the shard reader)
 
-    record = {"host": platform.node(), "threads": args.threads, "batch": args.batch, "iters": args.iters,
+    record = {"host": platform.node(), "threads": args.threads, "batch": args.batch, "steps": args.steps,
               "warmup": args.warmup, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
               "load_before": os.getloadavg()}
-    print(f"MAE pre-training step, 224x224, mask 0.75, batch {args.batch}, {args.threads} threads, "
-          f"median of {args.iters} after {args.warmup} warm-up (load average {record['load_before'][0]:.1f})")
-    record["official"] = run_official(args, args.models)
-    record["ours"] = run_ours(args, args.models)
+    print(f"MAE pre-training step, 224x224, mask 0.75, batch {args.batch}, {args.threads} threads, median of "
+          f"{args.steps} interleaved steps after {args.warmup} warm-up (load average {record['load_before'][0]:.1f})",
+          flush=True)
+    record["speed"] = run_speed(args)
     record["shards"] = run_shards(args)
     record["load_after"] = os.getloadavg()
-    print(f"{'model':<8s} {'ours img/s':>12s} {'official img/s':>15s} {'ratio':>7s}")
+    print(f"{'model':<8s} {'ours img/s':>12s} {'official img/s':>15s} {'ratio':>7s} {'other load, cores':>18s}")
     for name in args.models:
-        ours = record["ours"]["models"][name]["images_per_s"]
-        off = record["official"].get("models", {}).get(name, {}).get("images_per_s")
-        ratio = f"{ours / off:.2f}x" if off else "-"
-        print(f"{name:<8s} {ours:>12.2f} {off if off is None else round(off, 2)!s:>15s} {ratio:>7s}")
-    if "error" in record["official"]:
-        print(f"official: not measured ({record['official']['error']})")
+        impls = record["speed"][name]["impls"]
+        ours, off = impls["ours"].get("img_s_median"), impls.get("official", {}).get("img_s_median")
+        ratio = f"{ours / off:.2f}x" if ours and off else "-"
+        load = max((e.get("other_cores_median") or 0.0) for e in impls.values())
+        print(f"{name:<8s} {bench_models._fmt(ours):>12s} {bench_models._fmt(off):>15s} {ratio:>7s} {load:>18.2f}")
+        for impl, e in impls.items():
+            if e.get("img_s_median") is None:
+                print(f"  {impl}: not measured ({e.get('error')})")
     s = record["shards"]
     print(f"shard reader (decode + MAE augmentation to 224): 1 reader {s['readers_1_images_per_s']:.1f} img/s, "
           f"2 readers {s['readers_2_images_per_s']:.1f} img/s ({s['samples']} images of ~{s['image_size']} px)")
