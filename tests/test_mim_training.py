@@ -156,3 +156,21 @@ def test_study_plans_cells_and_resumes_without_redoing_finished_ones(tmp_path, m
     assert "| d100_a_px_v | 100 | a | px | v | 3 | 0.5000 | 0.4000 | 60.00 |" in table
     assert (tmp_path / "w/results.csv").read_text().count("\n") == 4
     assert isinstance(cells[0], Cell)
+
+
+def test_study_plots_accuracy_vs_data_and_val_loss_vs_accuracy(tmp_path):
+    """The optional plots (matplotlib: ``pip install -e .[mim]``): one PNG per downstream task and
+    figure, drawn from the result rows, with the no-pre-training baseline and two targets."""
+    pytest.importorskip("matplotlib", reason="the study's plots need matplotlib (the `mim` extra)")
+    from jvision.mim.study import write_plots
+    rows = [dict(cell="d0_a", data=0, model="a", target=None, sampling=None, probe_top1=40.0),
+            dict(cell="d100_a_px_u", data=100, model="a", target="px", sampling="u", pretrain_val_loss=0.4,
+                 probe_top1=45.0),
+            dict(cell="d1000_a_px_u", data=1000, model="a", target="px", sampling="u", pretrain_val_loss=0.3,
+                 probe_top1=50.0),
+            dict(cell="d1000_a_hog_u", data=1000, model="a", target="hog", sampling="u", pretrain_val_loss=0.06,
+                 probe_top1=48.0)]
+    paths = write_plots(tmp_path, rows, dict(name="t", downstream=dict(probe=dict())))
+    assert [p.name for p in paths] == ["probe_vs_data.png", "val_loss_vs_probe.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000

@@ -314,13 +314,18 @@ def write_plots(work_dir: Path, rows: list[dict], spec: dict) -> list[Path]:
         fig.savefig(path, dpi=120)
         plt.close(fig)
         out.append(path)
-        pts = [(r["pretrain_val_loss"], r[key], r["model"]) for r in rows
+        # Losses of different targets are on different scales: one marker per target, one colour per model.
+        pts = [(r["pretrain_val_loss"], r[key], r["model"], r["target"]) for r in rows
                if r.get("pretrain_val_loss") is not None and r.get(key) is not None]
         if pts:
             fig, ax = plt.subplots(figsize=(5, 4))
-            for model in sorted({p[2] for p in pts}):
-                sel = [p for p in pts if p[2] == model]
-                ax.scatter([p[0] for p in sel], [p[1] for p in sel], label=model)
+            models, targets = sorted({p[2] for p in pts}), sorted({p[3] for p in pts})
+            for m, model in enumerate(models):
+                for t, target in enumerate(targets):
+                    sel = [p for p in pts if p[2] == model and p[3] == target]
+                    if sel:
+                        ax.scatter([p[0] for p in sel], [p[1] for p in sel], color=colours[m % len(colours)],
+                                   marker=styles[t % len(styles)][1], label=f"{model} / {target}")
             ax.set_xlabel("pre-training validation loss")
             ax.set_ylabel(f"{task} top-1 (%)")
             ax.set_title("validation loss vs downstream accuracy")
