@@ -29,6 +29,7 @@ TINY = ("model.generator.channel=16", "model.generator.hidden=32", "model.genera
         "model.discriminator.nf=4", "model.num_local_frames=2",
         "data.batch_size=1", "data.num_workers=0", "data.train.num_clips=8", "data.train.length=6",
         "data.train.num_local_frames=2", "data.train.num_ref_frames=1", "data.val.num_clips=1", "data.val.length=6",
+        "data.train.max_speed=3", "data.val.max_speed=3",
         "custom_hooks=[]", "train.log_interval=1", "train.val_interval=0", "train.ckpt_interval=0",
         "schedule={'type':'constant'}")
 
