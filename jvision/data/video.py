@@ -512,47 +512,53 @@ class SomethingSomethingV2(VideoDataset):
 # Built-in synthetic actions
 # ------------------------------------------------------------------------------------------------
 #: (dx, dy) pixels per frame at 32 px and rotation degrees per frame, per class. Classes come in
-#: time-reversed pairs, so no single frame (or unordered set of frames) tells them apart.
+#: time-reversed pairs, so no single frame (or unordered set of frames) tells them apart. 2 px a frame
+#: (4 px between the frames of a clip sampled every 2) lets one 2-frame tubelet see the motion.
 ACTION_CLASSES = {
-    "move_right": (1.0, 0.0, 0.0), "move_left": (-1.0, 0.0, 0.0),
-    "move_down": (0.0, 1.0, 0.0), "move_up": (0.0, -1.0, 0.0),
+    "move_right": (2.0, 0.0, 0.0), "move_left": (-2.0, 0.0, 0.0),
+    "move_down": (0.0, 2.0, 0.0), "move_up": (0.0, -2.0, 0.0),
     "rotate_clockwise": (0.0, 0.0, 12.0), "rotate_counterclockwise": (0.0, 0.0, -12.0),
-    "move_right_fast": (2.0, 0.0, 0.0), "move_left_fast": (-2.0, 0.0, 0.0),
+    "move_right_fast": (3.0, 0.0, 0.0), "move_left_fast": (-3.0, 0.0, 0.0),
 }
 
 
 def render_action(cls: int, num_frames: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """A (num_frames, size, size, 3) uint8 RGB clip of class ``cls``: a bar or a triangle of random
     colour, size and start, moving / turning as the class says, over a smooth background with a
-    little noise (the object, not the noise, is what a masked autoencoder can predict)."""
+    little noise (the object, not the noise, is what a masked autoencoder can predict).
+
+    The start is uniform over the frame and the motion wraps around its edges (a torus), so neither
+    where the object is nor where it is at a given time tells the class: only its motion does, and
+    the motion is seen everywhere the object is, which survives the mean pooling of a fine-tuning
+    head. The object is brighter than the background in every channel (random colours otherwise),
+    so the sign of a frame difference at an edge says which way the edge moves."""
     names = list(ACTION_CLASSES)
     dx, dy, dtheta = ACTION_CLASSES[names[cls]]
     scale = size / 32.0
-    bg = rng.integers(0, 256, 3).astype(np.float32)
-    fg = rng.integers(0, 256, 3).astype(np.float32)
-    while np.linalg.norm(fg - bg) < 120:
-        fg = rng.integers(0, 256, 3).astype(np.float32)
+    bg = rng.integers(0, 90, 3).astype(np.float32)
+    fg = rng.integers(165, 256, 3).astype(np.float32)
     half = rng.uniform(0.18, 0.26) * size
     shape = int(rng.integers(2))                        # 0: bar, 1: triangle
     theta0 = rng.uniform(0, 360)
-    travel_x, travel_y = dx * scale * (num_frames - 1), dy * scale * (num_frames - 1)
-    cx0 = size / 2 - travel_x / 2 + rng.uniform(-0.1, 0.1) * size
-    cy0 = size / 2 - travel_y / 2 + rng.uniform(-0.1, 0.1) * size
+    cx0, cy0 = rng.uniform(0, size, 2)
+    wraps = [(ox, oy) for ox in (-size, 0, size) for oy in (-size, 0, size)]
     s4 = 4                                               # drawn at 4x, then averaged (anti-aliasing)
     clip = np.empty((num_frames, size, size, 3), np.uint8)
     ramp = np.linspace(-1.0, 1.0, size)
     gx, gy = rng.uniform(-25, 25, 2)
     base = bg + (gx * ramp[None, :] + gy * ramp[:, None])[..., None] + rng.normal(0, 3, (size, size, 3))
     for t in range(num_frames):
-        cx, cy, ang = cx0 + dx * scale * t, cy0 + dy * scale * t, math.radians(theta0 + dtheta * t)
+        cx, cy = (cx0 + dx * scale * t) % size, (cy0 + dy * scale * t) % size
+        ang = math.radians(theta0 + dtheta * t)
         if shape == 0:
             local = np.array([[-1.0, -0.3], [1.0, -0.3], [1.0, 0.3], [-1.0, 0.3]]) * half
         else:
             local = np.array([[1.1, 0.0], [-0.7, 0.65], [-0.7, -0.65]]) * half
         rot = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]])
-        pts = (local @ rot.T + [cx, cy]) * s4
         big = np.zeros((size * s4, size * s4), np.uint8)
-        cv2.fillPoly(big, [np.round(pts).astype(np.int32)], 255)
+        for ox, oy in wraps:                             # the parts across an edge re-enter opposite
+            pts = (local @ rot.T + [cx + ox, cy + oy]) * s4
+            cv2.fillPoly(big, [np.round(pts).astype(np.int32)], 255)
         alpha = big.reshape(size, s4, size, s4).mean(axis=(1, 3))[..., None] / 255.0
         frame = base * (1 - alpha) + fg * alpha + rng.normal(0, 2, (size, size, 3))
         clip[t] = np.clip(frame, 0, 255).astype(np.uint8)

@@ -1,7 +1,8 @@
-# The built-in synthetic actions (jvision.data.video.SyntheticActions: a bar or a triangle moving right,
-# left, down or up -- time-reversed pairs, so no single frame tells the class), generated in memory:
-# 4 classes, 64 training and 16 validation videos per class, 16 frames of 32x32; clips of 8 frames
-# every 2. No flip (it would swap left and right).
+# The built-in synthetic actions (jvision.data.video.SyntheticActions: a bright bar or triangle moving
+# right, left, down or up at 2 px a frame from a random start, wrapping around the edges -- time-reversed
+# pairs, so neither a single frame nor the position tells the class, only the motion), generated in
+# memory: 4 classes, 64 training and 16 validation videos per class, 16 frames of 32x32; clips of 8
+# frames every 2. No flip (it would swap left and right).
 _mean = (123.675, 116.28, 103.53)
 _std = (58.395, 57.12, 57.375)
 _actions = dict(type="SyntheticActions", num_classes=4, num_frames=16, frame_size=32,
