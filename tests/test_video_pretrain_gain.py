@@ -138,10 +138,10 @@ def measure(kind: str, pre_steps: int, ft_steps: int, seed: int, work_dir, ft_op
     losses = _train(model, pre, pre_steps, pool, np.random.default_rng(seed))
     ckpt = save_checkpoint(work_dir, pre_steps, model)
     probes, top1 = {}, {}
+    random_key = (seed, ft_steps, tuple(ft_options))
     for init, path in (("pretrained", ckpt), ("untrained", untrained), ("random", None)):
-        cached = (seed, ft_steps, tuple(ft_options))
-        if init == "random" and not probe and cached in _RANDOM_FT:
-            top1[init] = _RANDOM_FT[cached]
+        if init == "random" and not probe and random_key in _RANDOM_FT:
+            top1[init] = _RANDOM_FT[random_key]
             continue
         cfg = _load(FINETUNE)
         cfg.merge_from_list(list(ft_options) + ([f"model.backbone.pretrained={path}"] if path else []))
@@ -154,7 +154,7 @@ def measure(kind: str, pre_steps: int, ft_steps: int, seed: int, work_dir, ft_op
             _train(classifier, cfg, ft_steps, train, np.random.default_rng(seed + 1))
             top1[init] = _top1(classifier, val)
     if "random" in top1:
-        _RANDOM_FT[(seed, ft_steps, tuple(ft_options))] = top1["random"]
+        _RANDOM_FT[random_key] = top1["random"]
     result = {"pretrain_loss_first": losses[0], "pretrain_loss_last5": float(np.mean(losses[-5:]))}
     return dict(result, **({"probe": probes} if probe else {}), **({"finetune_top1": top1} if top1 else {}))
 
