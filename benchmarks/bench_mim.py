@@ -13,8 +13,9 @@ same shapes with its ``MaskedAutoencoderViT`` class (ViT-B: its ``mae_vit_base_p
 
 The two sides run as ``benchmarks/bench_models.py`` runs its cases (``mae_vit_small_patch16:train``,
 ``mae_vit_base_patch16:train``; see its docstring): each implementation in a long-lived process
-with ``--threads`` threads, asked for one step at a time, alternating, the order rotated every round,
-so that a disturbance of the machine hits both alike; the CPU time other processes took during the
+with ``--threads`` threads, asked for ``--block`` steps at a time, back to back, alternating, the
+order rotated every round, so that a disturbance of the machine hits both alike; the first step of
+each turn (after a pause) is left out of the median; the CPU time other processes took during the
 steps is reported. The official ``models_mae.py`` is read from ``--official DIR`` (a clone or bare git
 directory of facebookresearch/mae, as ``bench_models.py`` finds it) and runs unmodified in the PyTorch
 interpreter ``--torch-python``, with a stand-in for the timm 0.3.2 pieces it imports. Without either,
@@ -49,7 +50,7 @@ MODELS = {"vit_s": "mae_vit_small_patch16:train", "vit_b": "mae_vit_base_patch16
 def run_speed(args) -> dict:
     """Each model's case through ``bench_models.run_case``: {name: record}."""
     runner = SimpleNamespace(
-        warmup=args.warmup, steps=args.steps, drop_path=0.0, sync_after_forward=True, official=args.official,
+        warmup=args.warmup, steps=args.steps, block=args.block, drop_path=0.0, sync_after_forward=True, official=args.official,
         torch_python=args.torch_python, batch=args.batch, size=0, setup_timeout=args.timeout,
         step_timeout=args.timeout, log_dir=Path(args.log_dir or f"/tmp/jvision_bench_mim_{os.getpid()}"))
     runner.log_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,8 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=6, help="timed steps per implementation")
+    p.add_argument("--block", type=int, default=3, help="steps per turn, back to back; the first of each turn "
+                   "is not timed (see bench_models.py)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (Jittor compiles there)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--torch-python", default=bench_models._default_torch_python(),
@@ -113,7 +116,7 @@ def main(argv=None) -> int:
               "warmup": args.warmup, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
               "load_before": os.getloadavg()}
     print(f"MAE pre-training step, 224x224, mask 0.75, batch {args.batch}, {args.threads} threads, median of "
-          f"{args.steps} interleaved steps after {args.warmup} warm-up (load average {record['load_before'][0]:.1f})",
+          f"{args.steps} steps (turns of {args.block}, interleaved) after {args.warmup} warm-up (load average {record['load_before'][0]:.1f})",
           flush=True)
     record["speed"] = run_speed(args)
     record["shards"] = run_shards(args)
@@ -125,6 +128,13 @@ def main(argv=None) -> int:
         ratio = f"{ours / off:.2f}x" if ours and off else "-"
         load = max((e.get("other_cores_median") or 0.0) for e in impls.values())
         print(f"{name:<8s} {bench_models._fmt(ours):>12s} {bench_models._fmt(off):>15s} {ratio:>7s} {load:>18.2f}")
+        rounds = record["speed"][name].get("ratio_per_round")
+        if rounds:
+            print(f"  ratio of each round's turns (official time / ours): median "
+                  f"{record['speed'][name]['ratio_per_round_median']:.2f}x, range {min(rounds):.2f}-{max(rounds):.2f}")
+        leads = [f"{impl} {e['img_s_lead_median']:.2f}" for impl, e in impls.items() if e.get("img_s_lead_median")]
+        if leads:
+            print(f"  first step of a turn (after a pause), img/s: {', '.join(leads)}")
         for impl, e in impls.items():
             if e.get("img_s_median") is None:
                 print(f"  {impl}: not measured ({e.get('error')})")

@@ -5,7 +5,8 @@
 # the inpainted held-out clip: .../inpainted/.
 #   python tools/train.py configs/e2fgvi/e2fgvi_demo_synthetic.py
 #   python tools/test.py configs/e2fgvi/e2fgvi_demo_synthetic.py work_dirs/e2fgvi_demo_synthetic/latest.pkl
-# Sized for about 15-20 min on an idle 2-core CPU (about 2.4 s per iteration): 400 iterations.
+# 400 iterations: about 5 min on an idle 2-core CPU (0.50-0.71 s per iteration, measured
+# 2026-11-30; 3-4x slower while another multi-threaded process shares the cores).
 # Differences from the official recipe, all for a short CPU run: a narrow generator (channel 16,
 # hidden 32, 1 transformer block) with He-normal init of its conv path (init_weights="kaiming": with
 # the official N(0, 0.02) a generator this narrow outputs a constant grey, see
