@@ -50,7 +50,8 @@ MODELS = {"vit_s": "mae_vit_small_patch16:train", "vit_b": "mae_vit_base_patch16
 def run_speed(args) -> dict:
     """Each model's case through ``bench_models.run_case``: {name: record}."""
     runner = SimpleNamespace(
-        warmup=args.warmup, steps=args.steps, block=args.block, drop_path=0.0, sync_after_forward=True, official=args.official,
+        warmup=args.warmup, steps=args.steps, block=args.block, drop_path=0.0, sync_after_forward=True,
+        official=args.official,
         torch_python=args.torch_python, batch=args.batch, size=0, setup_timeout=args.timeout,
         step_timeout=args.timeout, log_dir=Path(args.log_dir or f"/tmp/jvision_bench_mim_{os.getpid()}"))
     runner.log_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
               "warmup": args.warmup, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
               "load_before": os.getloadavg()}
     print(f"MAE pre-training step, 224x224, mask 0.75, batch {args.batch}, {args.threads} threads, median of "
-          f"{args.steps} steps (turns of {args.block}, interleaved) after {args.warmup} warm-up (load average {record['load_before'][0]:.1f})",
+          f"{args.steps} steps (turns of {args.block}, interleaved) after {args.warmup} warm-up "
+          f"(load average {record['load_before'][0]:.1f})",
           flush=True)
     record["speed"] = run_speed(args)
     record["shards"] = run_shards(args)

@@ -12,9 +12,11 @@ model, take ``--warmup`` untimed steps (Jittor compiles there), then the parent 
 block of ``--block`` steps at a time, alternating, the order rotated every round, so that a
 disturbance of the machine hits both alike. Within a block the steps run back to back, as in a
 training loop; the first step of a block follows the other side's turn, a pause for this process,
-and is reported apart ("after a pause") and left out of the medians: a pause between steps speeds
-our Jittor step up by up to ~15% and not PyTorch's, so one-step turns (``--block 1``, the runner's
-former protocol) overstate our side. Per step the worker reports its wall time and CPU time; the parent reads
+and is reported apart ("after a pause") and left out of the medians, so that what is timed is what
+a training loop runs. (One check in one process found our step ~15% faster after a pause than back
+to back, and PyTorch's not; later runs did not reproduce it. One-step turns, ``--block 1``, the
+runner's former protocol, would time only such steps.) Per step the worker reports its wall time
+and CPU time; the parent reads
 ``/proc/stat`` around the step and reports the CPU time *other* processes used meanwhile (in
 cores), so a disturbed run is visible. Reported per implementation: images/s (median and best
 step), peak resident memory (``VmHWM`` of the worker), and the ratio ours / official of the
@@ -515,8 +517,9 @@ def main(argv=None) -> int:
     reason = _official_available(args)
     started = time.strftime("%Y-%m-%d %H:%M")
     print(f"bench_models: {len(names)} case(s) x threads {args.threads}, {args.warmup} warm-up + {args.steps} timed "
-          f"steps each in blocks of {args.block}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; official side: "
-          f"{'yes (' + args.torch_python + ')' if reason is None else reason}; worker logs in {args.log_dir}", flush=True)
+          f"steps each in blocks of {args.block}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; "
+          f"official side: {'yes (' + args.torch_python + ')' if reason is None else reason}; "
+          f"worker logs in {args.log_dir}", flush=True)
     records = []
     for threads in args.threads:
         for name in names:
