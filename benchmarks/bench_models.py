@@ -380,7 +380,7 @@ def run_case(case: Case, threads: int, args, official_reason: str | None) -> dic
             else:
                 w.info.update(payload)
         live = [w for w in workers if w.error is None]
-        block = max(1, getattr(args, "block", 1))
+        block = max(1, args.block)
         timed_per_turn = block - 1 if block > 1 else 1   # the step after the other side's turn is not timed
         for r in range(-(-args.steps // timed_per_turn)):
             order = live[r % len(live):] + live[:r % len(live)] if live else []
