@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     from jvision.data.base import Compose
     from jvision.data.image_io import read_image
     from jvision.data.loader import collate
-    from jvision.engine.trainer import import_custom
+    from jvision.engine.trainer import import_custom, model_config_for_checkpoint
     from jvision.registry import MODELS
     from jvision.convert import load_checkpoint
     from jseg.visualize import overlay, save_image
@@ -166,11 +166,7 @@ def main(argv=None) -> int:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_list(args.cfg_options)
     import_custom(cfg)
-    model_cfg = dict(cfg.model)
-    model_cfg.pop("pretrained", None)  # the checkpoint holds the backbone too
-    if isinstance(model_cfg.get("backbone"), dict):
-        model_cfg["backbone"] = {k: v for k, v in model_cfg["backbone"].items() if k != "init_cfg"}
-    model = MODELS.build(model_cfg)
+    model = MODELS.build(model_config_for_checkpoint(cfg.model))  # the checkpoint holds the backbone too
     load_checkpoint(model, args.checkpoint)
     model.eval()
     num_classes = getattr(model, "num_classes", None)

@@ -48,10 +48,11 @@ def build_model(name: str, ckpt: str | None, config: str | None = None):
     from jvision.convert import load_checkpoint
     if config:
         from jvision.config import Config
-        from jvision.engine.trainer import import_custom
+        from jvision.engine.trainer import import_custom, model_config_for_checkpoint
         cfg = Config.fromfile(config)
         import_custom(cfg)
-        wrapper = MODELS.build(cfg.model)
+        # with --ckpt every weight comes from it (the demo's warm-up file need not exist)
+        wrapper = MODELS.build(model_config_for_checkpoint(cfg.model) if ckpt else cfg.model)
         if not hasattr(wrapper, "generator"):
             raise ValueError(f"{config}: model {cfg.model.get('type')!r} has no generator (expected VideoInpainter)")
         if ckpt:

@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     if importlib.util.find_spec("jseg") is not None:
         importlib.import_module("jseg")  # registers the segmentation toolbox
     from jvision.engine.dist import is_main_process
-    from jvision.engine.trainer import build_val_loader, evaluate, import_custom
+    from jvision.engine.trainer import build_val_loader, evaluate, import_custom, model_config_for_checkpoint
 
     cfg = Config.fromfile(args.config)
     cfg.merge_from_list(args.cfg_options)
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
 
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(model_config_for_checkpoint(cfg.model))  # the checkpoint holds every weight
     loaded = load_weights(model, ckpt_path, key=args.key)
     loader = build_val_loader(cfg, split)
     metric = METRICS.build(cfg.evaluation["metric"])

@@ -47,7 +47,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -68,7 +68,7 @@ from .schedule import build_schedule
 from .workdir import prepare_work_dir, truncate_metrics
 
 __all__ = ["Trainer", "OptimHandle", "NonFiniteLossError", "ResumeError", "evaluate", "build_val_loader",
-           "import_custom", "load_model_state"]
+           "import_custom", "load_model_state", "model_config_for_checkpoint"]
 
 #: Model config keys that may change between a run and its resume.
 RESUME_FREE_MODEL_KEYS = ("pretrained", "init_cfg", "test_cfg")
@@ -120,6 +120,18 @@ def _differences(saved, now, path: str) -> list[str]:
             out += _differences(saved.get(key, "<absent>"), now.get(key, "<absent>"), f"{path}.{key}")
         return out
     return [] if saved == now else [f"{path} {saved!r} (checkpoint) vs {now!r} (config)"]
+
+
+def model_config_for_checkpoint(model_cfg) -> dict:
+    """``model_cfg`` without its initialisation sources (``pretrained`` / ``init_cfg`` at any depth):
+    for building a model whose weights all come from a checkpoint next (testing, inference,
+    conversion), so a training-time file such as a backbone's ImageNet weights or the E2FGVI
+    demo's warm-up run need not exist and is not read for nothing."""
+    if isinstance(model_cfg, Mapping):
+        return {k: model_config_for_checkpoint(v) for k, v in model_cfg.items() if k not in ("pretrained", "init_cfg")}
+    if isinstance(model_cfg, (list, tuple)):
+        return type(model_cfg)(model_config_for_checkpoint(v) for v in model_cfg)
+    return model_cfg
 
 
 def import_custom(cfg: Config) -> None:
