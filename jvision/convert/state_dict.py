@@ -28,8 +28,9 @@ __all__ = ["StateDictMismatchError", "LoadReport", "unwrap_state_dict", "to_floa
 
 #: Where checkpoints nest their weights, in the order they are tried.
 NESTED_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema", "module", "net")
-#: Prefixes ``prefix="auto"`` may strip: data parallel, and segmentor -> backbone.
-AUTO_PREFIXES = ("module.", "backbone.", "module.backbone.")
+#: Prefixes ``prefix="auto"`` may strip: data parallel, segmentor -> backbone, and a GAN trainer's
+#: checkpoint -> its generator (``VideoInpainter``).
+AUTO_PREFIXES = ("module.", "backbone.", "module.backbone.", "generator.")
 BATCH_COUNTER = "num_batches_tracked"
 
 

@@ -2,7 +2,9 @@
 the generator, the T-PatchGAN discriminator and the flow-completion loss, and implements
 ``train_step(batch, optim)`` (two optimizers, ``generator`` and ``discriminator``, stepping in one
 iteration as ``core/trainer.py`` of MCG-NKU/E2FGVI does) and ``val_step`` (the official evaluation
-window, through ``jvision.video.inpaint``).
+window, through ``jvision.video.inpaint``). ``InpaintingWarmup`` (also in ``MODELS``) pre-trains a
+small generator's SPyNet and encoder-decoder on data with exact flows, for a run to start from
+(the synthetic-clip demo's first stage).
 
 One iteration, as the official trainer::
 
@@ -42,10 +44,20 @@ from ..models.e2fgvi.propagation import SecondOrderDeformableAlignment
 from ..registry import HOOKS, MODELS
 from .inpaint import inpaint_stream
 
-__all__ = ["VideoInpainter", "InpaintingVisualizationHook", "DEFAULT_TEST_CFG"]
+__all__ = ["VideoInpainter", "InpaintingWarmup", "InpaintingVisualizationHook", "DEFAULT_TEST_CFG"]
 
 #: The official evaluation window: local frames f +- 5, a reference every 10th frame of the video.
 DEFAULT_TEST_CFG = dict(neighbor_stride=5, ref_step=10, num_ref=-1)
+
+
+def data_flows(batch: dict, who: str, alternative: str = ""):
+    """The batch's exact (forward, backward) flows of the local frames, or a KeyError naming ``who``."""
+    missing = [k for k in ("flows_forward", "flows_backward") if k not in batch]
+    if missing:
+        raise KeyError(f"{who}: the batch has no {', '.join(missing)} (keys: "
+                       f"{sorted(k for k in batch if not k.startswith('_'))}); use a dataset with exact flows "
+                       f"(SyntheticInpaintingClips) {alternative}".rstrip())
+    return batch["flows_forward"], batch["flows_backward"]
 
 
 @MODELS.register()
@@ -104,12 +116,7 @@ class VideoInpainter(nn.Module):
     def _flow_target(self, batch: dict):
         if self.flow_targets == "spynet":
             return None
-        missing = [k for k in ("flows_forward", "flows_backward") if k not in batch]
-        if missing:
-            raise KeyError(f"VideoInpainter(flow_targets='data'): the batch has no {', '.join(missing)} "
-                           f"(keys: {sorted(k for k in batch if not k.startswith('_'))}); use a dataset with exact "
-                           "flows (SyntheticInpaintingClips) or flow_targets='spynet'")
-        return batch["flows_forward"], batch["flows_backward"]
+        return data_flows(batch, "VideoInpainter(flow_targets='data')", "or flow_targets='spynet'")
 
     def offset_max(self):
         """The largest |offset| of every deformable alignment in the last forward (a Var), or None."""
@@ -175,6 +182,58 @@ class VideoInpainter(nn.Module):
             raise KeyError(f"VideoInpainter.val_step needs 'video' clips (VideoInpaintingTestDataset, "
                            f"SyntheticInpaintingClips(split='val')); the batch has {sorted(batch)}")
         return {"composites": [self.inpaint(clip) for clip in batch["video"]]}
+
+
+@MODELS.register()
+class InpaintingWarmup(nn.Module):
+    """Pre-trains the two parts of a small generator that the inpainting losses teach slowly, for
+    a short run to start from (``generator.pretrained=.../latest.pkl``), as the official recipe
+    starts from a pretrained SPyNet:
+
+    * **flow completion**: SPyNet (``update_spynet``) on the masked local frames, L1 against the
+      data's exact flows (``flows_forward`` / ``flows_backward``), the demo's flow loss alone;
+    * **frame reconstruction**: the encoder and decoder as an auto-encoder of the whole frames,
+      ``L1(tanh(decoder(encoder(x))), x)``.
+
+    Every other parameter (propagation, transformer) keeps its initialisation: it gets no gradient
+    (``stop_grad``), so the optimizer leaves it alone. The checkpoint holds the whole generator
+    under ``generator.``, which ``InpaintGenerator(pretrained=...)`` loads strictly.
+
+    Args:
+        generator: the ``InpaintGenerator`` config (the same as the run that will load it).
+        num_local_frames: local frames at the front of each training clip (those that have flows).
+        flow_weight, reconstruction_weight: the two losses' weights.
+    """
+
+    TRAINED = ("update_spynet", "encoder", "decoder")
+
+    def __init__(self, generator: dict, num_local_frames: int = 5, flow_weight: float = 1.0,
+                 reconstruction_weight: float = 1.0):
+        super().__init__()
+        if num_local_frames < 2:
+            raise ValueError(f"InpaintingWarmup: num_local_frames={num_local_frames} must be >= 2")
+        self.generator = MODELS.build(generator)
+        self.num_local_frames = int(num_local_frames)
+        self.weights = dict(flow=flow_weight, reconstruction=reconstruction_weight)
+        self.flow_loss = FlowCompletionLoss(use_spynet=False)
+        trained = {id(p) for name in self.TRAINED for p in getattr(self.generator, name).parameters()}
+        for p in self.generator.parameters():
+            if id(p) not in trained:
+                p.stop_grad()
+
+    def train_step(self, batch: dict, optim) -> dict:
+        frames, masks = batch["frames"], batch["masks"]
+        b, t, c, h, w = frames.shape
+        l_t = self.num_local_frames
+        masked_local = (frames * (1 - masks))[:, :l_t]
+        flows = self.generator.forward_bidirect_flow((masked_local + 1) / 2)
+        flow = self.flow_loss(flows, target=data_flows(batch, "InpaintingWarmup")) * self.weights["flow"]
+        x = frames.reshape([b * t, c, h, w])
+        recon = (jt.tanh(self.generator.decoder(self.generator.encoder(x))) - x).abs().mean()
+        recon = recon * self.weights["reconstruction"]
+        loss = flow + recon
+        optim.step(loss)
+        return {"loss": loss, "flow_loss": flow, "reconstruction_loss": recon}
 
 
 def side_by_side(clip, composites, frame_ids) -> np.ndarray:

@@ -135,13 +135,17 @@ class InpaintGenerator(nn.Module):
             convs; ``"kaiming"``: He-normal for the encoder, propagation and decoder convs (for
             narrow generators, see :func:`init_weights_kaiming`), the rest as the official init;
             ``False``: Jittor's default.
+        pretrained: a weights file loaded strictly after the initialisation (an official
+            ``E2FGVI-CVPR22.pth``, or a checkpoint of ours: the ``generator.`` keys of a
+            ``VideoInpainter`` / ``InpaintingWarmup`` run are picked out).
     """
 
     def __init__(self, hq: bool = False, spynet_pretrained: str | None = None, warn_spynet: bool = True,
                  channel: int = 128, hidden: int = 512, depth: int = 8, num_heads: int = 4,
                  window_size=(5, 9), focal_window=(5, 9), focal_level: int = 2,
                  kernel_size=(7, 7), stride=(3, 3), padding=(3, 3), output_size=(60, 108),
-                 offset_bound: float | None = 0.0, init_weights: bool | str = True):
+                 offset_bound: float | None = 0.0, init_weights: bool | str = True,
+                 pretrained: str | None = None):
         super().__init__()
         self.hq = hq
         self.kernel_size, self.stride, self.padding = tuple(kernel_size), tuple(stride), tuple(padding)
@@ -174,7 +178,10 @@ class InpaintGenerator(nn.Module):
             for m in self.modules():
                 if isinstance(m, SecondOrderDeformableAlignment):
                     m.init_offset()
-        self.update_spynet = SPyNet(spynet_pretrained, warn=warn_spynet)
+        self.update_spynet = SPyNet(spynet_pretrained, warn=warn_spynet and not pretrained)
+        if pretrained:
+            from ...convert import load_checkpoint
+            load_checkpoint(self, pretrained, strict=True)
 
     def forward_bidirect_flow(self, masked_local_frames):
         """Forward and backward SPyNet flows between consecutive local frames ([0, 1]) at 1/4."""
