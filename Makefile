@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_CONFIG ?= configs/demo/segnext_t_scenes.py
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench e2fgvi-demo clean
 
 install:
 	PYTHON="$(PYTHON)" VENV="$(VENV)" bash scripts/install.sh
@@ -17,6 +17,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q tests
+
+# E2FGVI on the built-in synthetic clips: the warm-up stage, then the demo (README, E2FGVI).
+e2fgvi-demo: install
+	$(PY) tools/train.py configs/e2fgvi/e2fgvi_demo_warmup.py
+	$(PY) tools/train.py configs/e2fgvi/e2fgvi_demo_synthetic.py
 
 bench: install
 	$(PY) benchmarks/bench_ops.py

@@ -1,5 +1,7 @@
-"""The E2FGVI demo config (``configs/e2fgvi/e2fgvi_demo_synthetic.py``): its deformable offsets learn
-at a tenth of the generator's rate, and its held-out clips give the flow branch something to do.
+"""The E2FGVI demo config (``configs/e2fgvi/e2fgvi_demo_synthetic.py``): it starts from the warm-up
+run of the same generator (``e2fgvi_demo_warmup.py``), the parts that run pre-trained (SPyNet,
+encoder, decoder) and its deformable offsets learn at a tenth of the generator's rate, and its
+held-out clips give the flow branch something to do.
 
 Why the offset rate: at the demo's lr 1e-3 (ten times the official 1e-4) Adam drove the offset
 branch's zero-initialised last conv to ``10 * tanh`` saturation within 20 iterations (``offset_max``
@@ -25,11 +27,12 @@ from jvision.engine.optim import build_optimizer
 from jvision.registry import MODELS
 
 DEMO = REPO / "configs" / "e2fgvi" / "e2fgvi_demo_synthetic.py"
+WARMUP = REPO / "configs" / "e2fgvi" / "e2fgvi_demo_warmup.py"
 
 
-def test_demo_offsets_learn_at_a_tenth_of_the_generator_rate():
+def test_demo_offsets_and_pretrained_parts_learn_at_a_tenth_of_the_generator_rate():
     cfg = Config.fromfile(DEMO)
-    cfg.merge_from_list(["model.generator.depth=1"])
+    cfg.merge_from_list(["model.generator.depth=1", "model.generator.pretrained=None"])
     model = MODELS.build(dict(cfg.model))
     optim = build_optimizer(model, dict(cfg.optimizer))
     mults = {}
@@ -39,11 +42,26 @@ def test_demo_offsets_learn_at_a_tenth_of_the_generator_rate():
     offset = {n: m for n, m in mults.items() if ".conv_offset." in n}
     # one alignment per direction (backward_, forward_), four convs (weight, bias) in each
     assert len(offset) == 2 * 4 * 2, sorted(offset)
-    assert all(m == ("generator", 0.1) for m in offset.values()), offset
-    rest = {n: m for n, m in mults.items() if n not in offset}
+    pretrained = {n: m for n, m in mults.items()
+                  if n.startswith(("generator.update_spynet.", "generator.encoder.", "generator.decoder."))}
+    parts = (model.generator.update_spynet, model.generator.encoder, model.generator.decoder)
+    assert len(pretrained) == sum(not p.is_stop_grad() for part in parts for p in part.parameters()) > 60
+    slow = {**offset, **pretrained}
+    assert all(m == ("generator", 0.1) for m in slow.values()), slow
+    rest = {n: m for n, m in mults.items() if n not in slow}
     assert all(m[1] == 1.0 for m in rest.values()), {n: m for n, m in rest.items() if m[1] != 1.0}
-    assert any(n.startswith("generator.update_spynet.") for n in rest)
+    assert any(n.startswith("generator.transformer.") for n in rest)
     assert any(m[0] == "discriminator" for m in rest.values())
+
+
+def test_demo_starts_from_the_warmup_run_of_the_same_generator():
+    demo, warmup = Config.fromfile(DEMO), Config.fromfile(WARMUP)
+    generator = dict(demo.model["generator"])
+    assert generator.pop("pretrained") == "work_dirs/e2fgvi_demo_warmup/latest.pkl"   # tools/train.py's work dir
+    assert generator == dict(warmup.model["generator"])
+    assert warmup.model["num_local_frames"] == demo.model["num_local_frames"] == demo.data.train.num_local_frames
+    assert {k: v for k, v in warmup.data.train.items() if k != "num_clips"} == \
+        {k: v for k, v in demo.data.train.items() if k != "num_clips"}
 
 
 def _neighbour_coverage(max_speed: int, mask_area: float) -> float:

@@ -24,8 +24,9 @@ from jvision.engine.hooks import Hook
 from jvision.registry import HOOKS
 
 DEMO = REPO / "configs" / "e2fgvi" / "e2fgvi_demo_synthetic.py"
+WARMUP = REPO / "configs" / "e2fgvi" / "e2fgvi_demo_warmup.py"
 #: One tiny setting for every test here (each new shape costs a compile).
-TINY = ("model.generator.channel=16", "model.generator.hidden=32", "model.generator.depth=1",
+TINY = ("model.generator.pretrained=None", "model.generator.channel=16", "model.generator.hidden=32", "model.generator.depth=1",
         "model.discriminator.nf=4", "model.num_local_frames=2",
         "data.batch_size=1", "data.num_workers=0", "data.train.num_clips=8", "data.train.length=6",
         "data.train.num_local_frames=2", "data.train.num_ref_frames=1", "data.val.num_clips=1", "data.val.length=6",
@@ -136,6 +137,31 @@ def test_interrupted_run_resumes_exactly_with_both_optimizers(tmp_path):
     np.testing.assert_array_equal(a["model"]["discriminator.conv.8.weight_v"], b["model"]["discriminator.conv.8.weight_v"])
 
 
+def test_warmup_trains_the_flow_and_autoencoder_only_and_the_demo_generator_starts_from_it(tmp_path):
+    cfg = Config.fromfile(WARMUP)
+    cfg.merge_from_list(["model.num_local_frames=2", "data.batch_size=1", "data.num_workers=0",
+                         "data.train.num_clips=1", "data.train.length=6", "data.train.num_local_frames=2",
+                         "data.train.num_ref_frames=1", "data.train.max_speed=3", "train.max_iters=8",
+                         "train.log_interval=1", "train.ckpt_interval=0", "schedule={'type':'constant'}"])
+    trainer = Trainer.from_config(cfg, work_dir=tmp_path / "warmup")
+    before = {k: v.numpy().copy() for k, v in trainer.model.generator.state_dict().items()}
+    trainer.run()
+    after = {k: v.numpy().copy() for k, v in trainer.model.generator.state_dict().items()}
+    trained = ("update_spynet.basic_module.", "encoder.", "decoder.")
+    changed = {k for k in before if not np.array_equal(before[k], after[k])}
+    assert changed == {k for k in before if k.startswith(trained)}, sorted(changed ^ {k for k in before if k.startswith(trained)})
+    train = [r for r in _records(tmp_path / "warmup") if r["mode"] == "train"]
+    assert {"loss", "flow_loss", "reconstruction_loss"} <= set(train[-1])
+    recon = [r["reconstruction_loss"] for r in train]
+    assert np.mean(recon[-3:]) < 0.9 * np.mean(recon[:3]), recon
+    # the demo's generator loads the warm-up run's checkpoint strictly (its generator. keys)
+    from jvision.registry import MODELS
+    demo = tiny_cfg(f"model.generator.pretrained={tmp_path / 'warmup' / 'latest.pkl'}")
+    generator = MODELS.build(dict(demo.model)).generator
+    for k, v in generator.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), after[k], err_msg=k)
+
+
 def test_nan_stops_naming_the_last_good_checkpoint(tmp_path):
     cfg = tiny_cfg("train.max_iters=2", "train.ckpt_interval=1", "data.val=None",
                    "custom_hooks=[{'type':'E2fgviPoisonAt','at':1}]")
@@ -179,10 +205,12 @@ def test_tools_test_evaluates_ours_and_an_official_generator_file(tmp_path):
     cfg.data["test"] = dict(type="VideoInpaintingTestDataset", root=str(tmp_path / "davis"), split="test",
                             height=60, width=108, dilate=4)
     cfg.evaluation["metric"]["ssim_win_size"] = 31
+    trainer = Trainer.from_config(cfg, work_dir=tmp_path / "work")
+    trainer.run()
+    # the checkpoint holds every weight: the config's warm-up file is neither needed nor read
+    cfg.merge_from_list([f"model.generator.pretrained={tmp_path / 'no_such_warmup.pkl'}"])
     cfg_file = tmp_path / "tiny.py"
     cfg.dump(cfg_file)
-    trainer = Trainer.from_config(Config.fromfile(cfg_file), work_dir=tmp_path / "work")
-    trainer.run()
     tool = _load_test_tool()
     out = tmp_path / "ours.json"
     assert tool.main([str(cfg_file), str(tmp_path / "work" / "latest.pkl"), "--split", "test", "--out", str(out)]) == 0
@@ -199,3 +227,10 @@ def test_tools_test_evaluates_ours_and_an_official_generator_file(tmp_path):
     out2 = tmp_path / "official.json"
     assert tool.main([str(cfg_file), str(pth), "--split", "test", "--out", str(out2)]) == 0
     assert json.loads(out2.read_text())["metrics"]["psnr"] == pytest.approx(m["psnr"], abs=1e-9)
+    # tools/inpaint.py --config --ckpt builds the same generator, without the warm-up file either
+    spec = importlib.util.spec_from_file_location("jvision_tools_inpaint_e2fgvi", REPO / "tools" / "inpaint.py")
+    inpaint_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inpaint_tool)
+    generator = inpaint_tool.build_model("e2fgvi_hq", str(tmp_path / "work" / "latest.pkl"), str(cfg_file))
+    for k, v in generator.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), state["generator." + k], err_msg=k)
