@@ -7,7 +7,9 @@
 #   python tools/train.py configs/e2fgvi/e2fgvi_demo_warmup.py      # stage 1 (or both: make e2fgvi-demo)
 #   python tools/train.py configs/e2fgvi/e2fgvi_demo_synthetic.py   # stage 2
 #   python tools/test.py configs/e2fgvi/e2fgvi_demo_synthetic.py work_dirs/e2fgvi_demo_synthetic/latest.pkl
-# Measured figures and times: README, E2FGVI, "Demo on synthetic clips".
+# Measured 2026-11-30 on an idle 2-core CPU: held-out hole PSNR 22.59 dB at iteration 1500 against
+# 22.03 for the nearest-valid-pixel copy (above it from 1300 on); stage 1 8 min, stage 2 23 min.
+# Every figure: README, E2FGVI, "Demo on synthetic clips".
 # Differences from the official recipe, all for a short CPU run:
 # - a narrow generator (channel 16, hidden 32, 1 transformer block) with He-normal init of its conv
 #   path (init_weights="kaiming": with the official N(0, 0.02) a generator this narrow outputs a
@@ -53,7 +55,7 @@ data = dict(
 optimizer = dict(generator=dict(type="Adam", lr=1e-3, betas=(0.0, 0.99),
                                 paramwise=dict(custom_keys={k: dict(lr_mult=0.1) for k in _pretrained_parts})),
                  discriminator=dict(type="Adam", lr=1e-3, betas=(0.0, 0.99)))
-schedule = dict(type="step", steps=[800], gamma=0.1)
-train = dict(max_iters=1000, log_interval=20, ckpt_interval=100, keep_ckpts=2, val_interval=100, seed=0)
+schedule = dict(type="step", steps=[1200], gamma=0.1)
+train = dict(max_iters=1500, log_interval=20, ckpt_interval=100, keep_ckpts=2, val_interval=100, seed=0)
 evaluation = dict(metric=dict(type="VideoInpaintingMetric", ssim_win_size=31, ewarp=True, baseline=True))
 custom_hooks = [dict(type="InpaintingVisualizationHook", num_videos=1, frame_step=2)]
