@@ -26,8 +26,8 @@ from jvision.registry import HOOKS
 DEMO = REPO / "configs" / "e2fgvi" / "e2fgvi_demo_synthetic.py"
 WARMUP = REPO / "configs" / "e2fgvi" / "e2fgvi_demo_warmup.py"
 #: One tiny setting for every test here (each new shape costs a compile).
-TINY = ("model.generator.pretrained=None", "model.generator.channel=16", "model.generator.hidden=32", "model.generator.depth=1",
-        "model.discriminator.nf=4", "model.num_local_frames=2",
+TINY = ("model.generator.pretrained=None", "model.generator.channel=16", "model.generator.hidden=32",
+        "model.generator.depth=1", "model.discriminator.nf=4", "model.num_local_frames=2",
         "data.batch_size=1", "data.num_workers=0", "data.train.num_clips=8", "data.train.length=6",
         "data.train.num_local_frames=2", "data.train.num_ref_frames=1", "data.val.num_clips=1", "data.val.length=6",
         "data.train.max_speed=3", "data.val.max_speed=3",
@@ -149,7 +149,8 @@ def test_warmup_trains_the_flow_and_autoencoder_only_and_the_demo_generator_star
     after = {k: v.numpy().copy() for k, v in trainer.model.generator.state_dict().items()}
     trained = ("update_spynet.basic_module.", "encoder.", "decoder.")
     changed = {k for k in before if not np.array_equal(before[k], after[k])}
-    assert changed == {k for k in before if k.startswith(trained)}, sorted(changed ^ {k for k in before if k.startswith(trained)})
+    expected = {k for k in before if k.startswith(trained)}
+    assert changed == expected, sorted(changed ^ expected)
     train = [r for r in _records(tmp_path / "warmup") if r["mode"] == "train"]
     assert {"loss", "flow_loss", "reconstruction_loss"} <= set(train[-1])
     recon = [r["reconstruction_loss"] for r in train]

@@ -10,9 +10,9 @@ DST: .pkl (the project's checkpoint layout {"model": ..., "meta": ...}), .pth (a
 that torch.load also reads) or .npz.
 
 With --model (a registered name such as van_b2, or a config file with a ``model`` dict) the keys are
-matched against that model exactly as loading would: the prefix that fits (module., backbone.) is
-stripped, BatchNorm num_batches_tracked entries are dropped, and a table of missing, unexpected and
-shape-mismatched keys is printed; any of them stops the conversion unless --no-strict is given
+matched against that model exactly as loading would: the prefix that fits (module., backbone.,
+generator.) is stripped, BatchNorm num_batches_tracked entries are dropped, and a table of missing,
+unexpected and shape-mismatched keys is printed; any of them stops the conversion unless --no-strict is given
 (then only the matching tensors are written). Without --model the state dict is unwrapped, the
 module. prefix of data-parallel training stripped, num_batches_tracked dropped and tensors made
 float32, with no further checks.
@@ -40,7 +40,8 @@ def build_model(spec: str, num_classes: int | None = None):
         cfg = Config.fromfile(spec).to_dict()
         if "model" not in cfg:
             raise KeyError(f"{spec}: the config defines no 'model'")
-        model_cfg = dict(cfg["model"])
+        from jvision.engine.trainer import model_config_for_checkpoint
+        model_cfg = model_config_for_checkpoint(cfg["model"])  # only its keys matter: nothing to pre-load
     else:
         model_cfg = {"type": spec}
     if num_classes is not None:
@@ -66,7 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--key", help="nested entry holding the weights (default: state_dict, model, "
                                       "state_dict_ema, ..., or the file itself)")
     parser.add_argument("--prefix", default="auto",
-                        help="prefix to strip: 'auto' (module./backbone. when that fits), 'none', or a string")
+                        help="prefix to strip: 'auto' (module./backbone./generator. when that fits), 'none', or "
+                             "a string")
     parser.add_argument("--remap", help="dotted path of an official-to-ours key function, e.g. "
                                         "jvision.models.vit.mae_encoder_state")
     parser.add_argument("--no-strict", action="store_true", help="write the matching tensors despite problems")

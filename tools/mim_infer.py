@@ -58,7 +58,8 @@ def build(model_arg: str, norm_pix: str | None):
         cfg = Config.fromfile(model_arg)
         for module in cfg.get("custom_imports", []) or []:
             __import__(module)
-        model_cfg = cfg.to_dict()["model"]
+        from jvision.engine.trainer import model_config_for_checkpoint
+        model_cfg = model_config_for_checkpoint(cfg.to_dict()["model"])  # the checkpoint holds every weight
         mean, std = _normalisation(cfg)
     else:
         model_cfg = {"type": model_arg}
